@@ -1,0 +1,5 @@
+"""cigars: simulation-based Bayesian inference for type Ia supernova cosmology with host galaxies."""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,69 @@
+"""The ``cigars`` command line: parse, load the config, call a library function. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import cigars
+
+EXIT_USAGE = 2
+
+
+def _cmd_config_show(args) -> int:
+    from cigars.config import dump, load_experiment
+
+    print(dump(load_experiment(args.file)), end="")
+    return 0
+
+
+def _cmd_config_check(args) -> int:
+    from cigars.config import load_experiment
+
+    load_experiment(args.file)
+    print(f"{args.file}: OK")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``cigars`` command."""
+    parser = argparse.ArgumentParser(
+        prog="cigars",
+        description="Simulation-based inference for SN Ia cosmology with host-galaxy photometry.",
+    )
+    parser.add_argument("--version", action="version", version=f"cigars {cigars.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p_config = sub.add_parser("config", help="inspect and validate experiment configs")
+    sub_config = p_config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    p = sub_config.add_parser("show", help="print the fully resolved config with all defaults")
+    p.add_argument("file", help="experiment YAML file")
+    p.set_defaults(func=_cmd_config_show)
+    p = sub_config.add_parser("check", help="validate a config (exit 0 if valid, 2 otherwise)")
+    p.add_argument("file", help="experiment YAML file")
+    p.set_defaults(func=_cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cigars`` command; returns the exit status."""
+    from cigars._config import ConfigError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        print(f"cigars: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except (FileNotFoundError, ValueError) as err:
+        print(f"cigars: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -26,6 +26,27 @@ def _cmd_config_check(args) -> int:
     return 0
 
 
+def _cmd_bank(args) -> int:
+    from cigars.config import load_experiment, to_dict
+    from cigars.hosts import build_bank
+    from cigars.io import provenance
+
+    exp = load_experiment(args.config)
+    bank_cfg = exp.bank if args.n is None else exp.bank.replace(n_galaxies=args.n)
+    path = build_bank(
+        args.output,
+        hosts_config=exp.hosts,
+        sps_config=exp.sps,
+        bands_config=exp.bands,
+        bank_config=bank_cfg,
+        metadata={"provenance": provenance(), "experiment": to_dict(exp)},
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    print(f"bank written: {path} ({bank_cfg.n_galaxies} galaxies, {len(exp.bands.filters)} bands)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cigars`` command."""
     parser = argparse.ArgumentParser(
@@ -43,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub_config.add_parser("check", help="validate a config (exit 0 if valid, 2 otherwise)")
     p.add_argument("file", help="experiment YAML file")
     p.set_defaults(func=_cmd_config_check)
+
+    p = sub.add_parser(
+        "bank",
+        help="draw the galaxy bank (host parameters + cosmology-free photometry) into HDF5",
+        description="Draw N galaxies from the host prior and store their parameters, SFH and "
+        "redshifted 10-pc magnitudes. Interrupted runs resume from BANK.h5.partial.",
+    )
+    p.add_argument("config", help="experiment YAML file (sections hosts, sps, bands, bank)")
+    p.add_argument("-o", "--output", required=True, help="output HDF5 file")
+    p.add_argument("--n", type=int, default=None, help="override bank.n_galaxies")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bank")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_bank)
     return parser
 
 
@@ -60,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"cigars: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"cigars: error: {err}", file=sys.stderr)
         return EXIT_USAGE
 

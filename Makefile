@@ -25,7 +25,11 @@ test: lint
 
 demo: $(STAMP)
 	$(VENV)/bin/cigars config check $(CONFIG)
-	$(VENV)/bin/cigars config show $(CONFIG) > /dev/null
+	mkdir -p $(DEMO)
+	$(VENV)/bin/cigars config show $(CONFIG) > $(DEMO)/config.yaml
+	test -f $(DEMO)/bank.h5 || $(VENV)/bin/cigars bank $(CONFIG) -o $(DEMO)/bank.h5
+	$(VENV)/bin/cigars simulate $(CONFIG) --bank $(DEMO)/bank.h5 -o $(DEMO)/mock.fits --overwrite
+	$(VENV)/bin/cigars plot hubble $(DEMO)/mock.fits -o $(DEMO)/hubble.png --undetected
 	@echo "demo: done; outputs under $(DEMO)/"
 
 bench: $(STAMP)

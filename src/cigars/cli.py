@@ -47,6 +47,50 @@ def _cmd_bank(args) -> int:
     return 0
 
 
+def _parse_truth(items: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--truth {item!r}: expected NAME=NUMBER") from None
+    return out
+
+
+def _cmd_simulate(args) -> int:
+    from cigars.config import load_experiment
+    from cigars.experiment import simulate_mock
+
+    exp = load_experiment(args.config)
+    summary = simulate_mock(
+        exp,
+        args.bank,
+        args.output,
+        seed=args.seed,
+        truth=_parse_truth(args.truth),
+        overwrite=args.overwrite,
+    )
+    print(
+        f"mock written: {args.output}: {summary['n_detected']} detected SNe "
+        f"(of {summary['n_total']} in {summary['n_hosts_detected']} detected hosts), "
+        f"{summary['n_spec']} with spec-z"
+    )
+    return 0
+
+
+def _cmd_plot_hubble(args) -> int:
+    from cigars.io._mock import read_mock
+    from cigars.plots import plot_hubble
+
+    table, _, _, undetected = read_mock(args.mock)
+    out = plot_hubble(table, args.output, undetected=undetected if args.undetected else None)
+    print(f"figure written: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cigars`` command."""
     parser = argparse.ArgumentParser(
@@ -77,6 +121,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing bank")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_bank)
+
+    p = sub.add_parser(
+        "simulate",
+        help="simulate one mock survey at the true parameters and write it as FITS",
+    )
+    p.add_argument("config", help="experiment YAML file (needs a simulator section)")
+    p.add_argument("--bank", required=True, help="galaxy bank HDF5 (from `cigars bank`)")
+    p.add_argument("-o", "--output", required=True, help="output FITS catalogue")
+    p.add_argument("--seed", type=int, default=None, help="PRNG seed (default: config seed)")
+    p.add_argument(
+        "--truth", nargs="*", default=[], metavar="NAME=VALUE", help="override true parameters"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.set_defaults(func=_cmd_simulate)
+
+    p_plot = sub.add_parser("plot", help="figures")
+    sub_plot = p_plot.add_subparsers(dest="plot_command", metavar="FIGURE", required=True)
+    p = sub_plot.add_parser("hubble", help="Hubble diagram and redshift distributions of a mock")
+    p.add_argument("mock", help="mock catalogue FITS (from `cigars simulate`)")
+    p.add_argument("-o", "--output", default="hubble.png", help="output image")
+    p.add_argument(
+        "--undetected", action="store_true", help="also draw the SNe that failed selection"
+    )
+    p.set_defaults(func=_cmd_plot_hubble)
     return parser
 
 
@@ -94,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"cigars: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as err:
         print(f"cigars: error: {err}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -13,6 +13,15 @@ import yaml
 
 from cigars._config import Component, Config, ConfigError, bounded, from_dict, load_yaml, to_dict
 from cigars.cosmology import CosmologyConfig, LambdaCDMConfig
+from cigars.hosts import (
+    BandsConfig,
+    BankConfig,
+    HostPopulationConfig,
+    PopStarSPSConfig,
+    ProspectorBetaConfig,
+    SPSConfig,
+)
+from cigars.simulate import PriorConfig, SimulatorConfig, TruthConfig
 
 __all__ = [
     "Component",
@@ -32,12 +41,26 @@ class Experiment(Config):
     Attributes:
         name: a short label recorded in every output.
         seed: the master seed; every random stream is derived from it.
-        cosmology: the cosmological model and its fiducial (true) parameters.
+        cosmology: the cosmological model and its fiducial parameters.
+        hosts: the host-galaxy population prior.
+        sps: the stellar-population synthesis provider for host photometry.
+        bands: the host photometric bands.
+        bank: size and seed of the galaxy bank.
+        simulator: the SN population, survey and selection (``None``: bank only).
+        prior: the prior over the global parameters (inferred ones).
+        truth: the true global parameters used by ``cigars simulate``.
     """
 
     name: str = "experiment"
     seed: int = bounded(0, ge=0)
     cosmology: CosmologyConfig = LambdaCDMConfig()
+    hosts: HostPopulationConfig = ProspectorBetaConfig()
+    sps: SPSConfig = PopStarSPSConfig()
+    bands: BandsConfig = BandsConfig()
+    bank: BankConfig = BankConfig()
+    simulator: SimulatorConfig | None = None
+    prior: PriorConfig = PriorConfig()
+    truth: TruthConfig = TruthConfig()
 
 
 def load_experiment(path: str | Path) -> Experiment:

@@ -34,49 +34,47 @@ def plot_hubble(
     """
     z = np.asarray(table["true_z"] if "true_z" in table.colnames else table["z_spec"])
     m = np.asarray(table["m_b"])
-    fig, axes = plt.subplots(
-        2, 2, figsize=(10, 7), gridspec_kw={"width_ratios": [3, 1], "height_ratios": [3, 1]}
+    fig, (ax, axr, axh) = plt.subplots(
+        3, 1, figsize=(8, 9), sharex=True, gridspec_kw={"height_ratios": [3, 1, 1.2]}
     )
-    ax, axr = axes[0, 0], axes[1, 0]
     if undetected is not None and len(undetected):
         ax.scatter(
             undetected["true_z"], undetected["true_m_true"], s=2, c="0.75", label="undetected SNe"
         )
-    sc = ax.scatter(z, m, s=3, c=table["true_logmass"] if "true_logmass" in table.colnames else None)
-    if "true_logmass" in table.colnames:
-        fig.colorbar(sc, ax=ax, label=r"host $\log_{10} M_\mathrm{formed}/M_\odot$")
+    colour = np.asarray(table["true_logmass"]) if "true_logmass" in table.colnames else None
+    sc = ax.scatter(z, m, s=3, c=colour, label="detected SNe")
+    if colour is not None:
+        fig.colorbar(sc, ax=[ax, axr, axh], label=r"host $\log_{10} M_\mathrm{formed}/M_\odot$")
     if "z_spec" in table.colnames:
         spec = np.isfinite(np.asarray(table["z_spec"]))
         if spec.any():
-            ax.scatter(z[spec], m[spec], s=6, facecolors="none", edgecolors="C3", lw=0.5,
-                       label="spectroscopic subsample")
+            ax.scatter(
+                z[spec], m[spec], s=8, facecolors="none", edgecolors="C3", lw=0.6,
+                label="spectroscopic subsample",
+            )
     ax.set_ylabel(r"$m_B^\mathrm{obs}$ [mag]")
-    ax.set_xscale("log")
     ax.legend(loc="lower right", markerscale=3, fontsize=8)
-    ax.set_title(title or f"{len(table)} detected SNe Ia")
+    ax.set_title(
+        title
+        or f"{len(table)} detected SNe Ia: median z = {np.median(z):.3f}, "
+        f"median $m_B$ = {np.median(m):.2f}"
+    )
     if "true_mu" in table.colnames:
-        resid = m - np.asarray(table["true_mu"])
-        axr.scatter(z, resid, s=2, c="k", alpha=0.4)
+        axr.scatter(z, m - np.asarray(table["true_mu"]), s=2, c="k", alpha=0.4)
         axr.set_ylabel(r"$m_B - \mu$ [mag]")
-    axr.set_xscale("log")
-    axr.set_xlabel("redshift")
-    axh = axes[0, 1]
-    bins = np.linspace(0, max(1.0, float(np.nanmax(z)) * 1.05), 40)
+    else:
+        axr.axis("off")
+    zmax = float(np.nanmax(z))
+    if undetected is not None and len(undetected):
+        zmax = max(zmax, float(np.nanmax(undetected["true_z"])))
+    bins = np.linspace(0.0, zmax * 1.02, 40)
     if undetected is not None and len(undetected):
         allz = np.concatenate([z, np.asarray(undetected["true_z"])])
-        axh.hist(allz, bins=bins, orientation="horizontal", color="0.75", label="all SNe")
-    axh.hist(z, bins=bins, orientation="horizontal", color="C0", alpha=0.8, label="detected")
-    axh.set_ylabel("redshift")
-    axh.set_xlabel("count")
+        axh.hist(allz, bins=bins, color="0.75", label="all simulated SNe")
+    axh.hist(z, bins=bins, color="C0", alpha=0.8, label="detected")
+    axh.set_xlabel("cosmological redshift")
+    axh.set_ylabel("count")
     axh.legend(fontsize=8)
-    axes[1, 1].axis("off")
-    axes[1, 1].text(
-        0,
-        0.5,
-        f"N = {len(table)}\nmedian z = {np.median(z):.3f}\nmedian m_B = {np.median(m):.2f}",
-        fontsize=9,
-    )
-    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)

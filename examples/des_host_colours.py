@@ -1,0 +1,97 @@
+"""Realism check: simulated SN-host colours against the 1,623 DES-SN5YR hosts with griz photometry.
+
+Usage::
+
+    cigars bank configs/des-sn5yr.yaml -o bank-des.h5
+    cigars simulate configs/des-sn5yr.yaml --bank bank-des.h5 -o mock-des.fits
+    python examples/des_host_colours.py mock-des.fits ../shared/data/des-sn5yr --figure des.png
+
+Joins the DES Hubble-diagram SNe (IDSURVEY 10) to the HEAD table's host photometry, and compares
+g-r and r-i against redshift with the simulated detected SNe's hosts: a figure and the median
+colour offsets (simulated - DES) per redshift bin, printed as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from astropy.table import Table
+
+from cigars.io._mock import read_mock
+
+Z_BINS = np.array([0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0, 1.2])
+
+
+def des_hosts(data_dir: Path):
+    hd = Table.read(data_dir / "DES-SN5YR_HD.csv")
+    hd = hd[hd["IDSURVEY"] == 10]
+    head = Table.read(data_dir / "DES-SN5YR_DES_HEAD.FITS.gz")
+    snid = np.char.strip(np.asarray(head["SNID"]).astype(str))
+    index = {s: i for i, s in enumerate(snid)}
+    rows = np.array([index[str(c).strip()] for c in hd["CID"] if str(c).strip() in index])
+    zhd = np.asarray([z for c, z in zip(hd["CID"], hd["zHD"]) if str(c).strip() in index])
+    mags = {b: np.asarray(head[f"HOSTGAL_MAG_{b}"])[rows] for b in "griz"}
+    good = np.all([(mags[b] > 0) & (mags[b] < 40) for b in "griz"], axis=0)
+    return zhd[good], {b: v[good] for b, v in mags.items()}
+
+
+def median_offsets(z_sim, c_sim, z_des, c_des):
+    out = []
+    for lo, hi in zip(Z_BINS[:-1], Z_BINS[1:]):
+        s = (z_sim >= lo) & (z_sim < hi)
+        d = (z_des >= lo) & (z_des < hi)
+        if s.sum() >= 10 and d.sum() >= 10:
+            out.append((lo, hi, s.sum(), d.sum(), np.median(c_sim[s]), np.median(c_des[d])))
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mock", help="cigars mock FITS simulated with configs/des-sn5yr.yaml")
+    parser.add_argument("data_dir", type=Path, help="../shared/data/des-sn5yr")
+    parser.add_argument("--figure", default="des-host-colours.png")
+    args = parser.parse_args(argv)
+
+    table, _, _, _ = read_mock(args.mock)
+    z_sim = np.asarray(table["true_z"])
+    sim = {b: np.asarray(table[f"host_mag_{b}"]) for b in "griz"}
+    z_des, des = des_hosts(args.data_dir)
+    print(f"{len(z_des)} DES hosts with griz; {len(z_sim)} simulated detected SNe\n")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for ax, (b1, b2) in zip(axes, [("g", "r"), ("r", "i")]):
+        c_sim, c_des = sim[b1] - sim[b2], des[b1] - des[b2]
+        ax.scatter(z_sim, c_sim, s=2, alpha=0.3, c="C1", label="cigars (simulated)")
+        ax.scatter(z_des, c_des, s=3, alpha=0.5, c="k", label="DES-SN5YR hosts")
+        rows = median_offsets(z_sim, c_sim, z_des, c_des)
+        mid = [(lo + hi) / 2 for lo, hi, *_ in rows]
+        ax.plot(mid, [r[4] for r in rows], "o-", c="C1", mec="k", label="cigars median")
+        ax.plot(mid, [r[5] for r in rows], "s-", c="k", label="DES median")
+        ax.set_xlabel("redshift")
+        ax.set_ylabel(f"{b1} - {b2} [mag]")
+        ax.set_ylim(-0.5, 2.5)
+        print(f"| z bin | N sim | N DES | median {b1}-{b2} sim | DES | offset sim-DES |")
+        print("|---|---|---|---|---|---|")
+        for lo, hi, ns, nd, ms, md in rows:
+            print(f"| {lo:.2f}-{hi:.2f} | {ns} | {nd} | {ms:.3f} | {md:.3f} | {ms - md:+.3f} |")
+        print()
+    axes[0].legend(fontsize=8, markerscale=3)
+    bins = np.linspace(16, 26, 41)
+    axes[2].hist(des["r"], bins, density=True, histtype="step", color="k", label="DES")
+    axes[2].hist(sim["r"], bins, density=True, histtype="step", color="C1", label="cigars")
+    axes[2].set_xlabel("host r [mag]")
+    axes[2].legend(fontsize=8)
+    print(f"median host r: sim {np.median(sim['r']):.2f}, DES {np.median(des['r']):.2f}")
+    print(f"median z: sim {np.median(z_sim):.3f}, DES {np.median(z_des):.3f}")
+    fig.tight_layout()
+    fig.savefig(args.figure, dpi=110)
+    print(f"figure: {args.figure}")
+
+
+if __name__ == "__main__":
+    main()

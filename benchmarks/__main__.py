@@ -36,7 +36,12 @@ def machine() -> dict:
 
 
 def _markdown(results: dict, info: dict, quick: bool) -> str:
-    lines = ["# Benchmark results", "", f"Run: `python -m benchmarks{' --quick' if quick else ''}`", ""]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run: `python -m benchmarks{' --quick' if quick else ''}`",
+        "",
+    ]
     lines += ["| machine | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
     for name, res in results.items():

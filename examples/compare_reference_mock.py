@@ -4,7 +4,8 @@ Usage::
 
     cigars bank configs/cigars-i-16k.yaml -o bank.h5
     cigars simulate configs/cigars-i-16k.yaml --bank bank.h5 -o mock-16k.fits
-    python examples/compare_reference_mock.py mock-16k.fits ../shared/data/cigars-reference/mock-16k.npz
+    python examples/compare_reference_mock.py mock-16k.fits \
+        ../shared/data/cigars-reference/mock-16k.npz
 
 Prints counts, redshift and magnitude summaries, host-magnitude medians and the host-mass split
 of the metallicity term (MODEL.md sections 3b, 4b, 8) side by side, and writes a figure.
@@ -63,10 +64,14 @@ def main(argv=None):
     )
     ref = np.load(args.reference)
     theirs = summaries(
-        ref["z"], ref["snobs"][:, 0], ref["logmass"], ref["logzsol"], ref["gmags_obs"],
+        ref["z"],
+        ref["snobs"][:, 0],
+        ref["logmass"],
+        ref["logzsol"],
+        ref["gmags_obs"],
         float(ref["gamma_M_logzsol"]),
     )
-    print(f"| quantity | cigars | reference |\n|---|---|---|")
+    print("| quantity | cigars | reference |\n|---|---|---|")
     for k in ours:
         print(f"| {k} | {ours[k]:.4g} | {theirs[k]:.4g} |")
 
@@ -81,7 +86,7 @@ def main(argv=None):
         for j, b in enumerate(BANDS)
         if b in "ugrz"
     ]
-    for ax, (label, a, b) in zip(axes.flat, pairs):
+    for ax, (label, a, b) in zip(axes.flat, pairs, strict=False):
         bins = np.linspace(min(a.min(), b.min()), max(a.max(), b.max()), 50)
         ax.hist(b, bins, density=True, histtype="step", color="k", label="reference")
         ax.hist(a, bins, density=True, histtype="step", color="C1", label="cigars")

@@ -35,7 +35,9 @@ def des_hosts(data_dir: Path):
     snid = np.char.strip(np.asarray(head["SNID"]).astype(str))
     index = {s: i for i, s in enumerate(snid)}
     rows = np.array([index[str(c).strip()] for c in hd["CID"] if str(c).strip() in index])
-    zhd = np.asarray([z for c, z in zip(hd["CID"], hd["zHD"]) if str(c).strip() in index])
+    zhd = np.asarray(
+        [z for c, z in zip(hd["CID"], hd["zHD"], strict=True) if str(c).strip() in index]
+    )
     mags = {b: np.asarray(head[f"HOSTGAL_MAG_{b}"])[rows] for b in "griz"}
     good = np.all([(mags[b] > 0) & (mags[b] < 40) for b in "griz"], axis=0)
     return zhd[good], {b: v[good] for b, v in mags.items()}
@@ -43,7 +45,7 @@ def des_hosts(data_dir: Path):
 
 def median_offsets(z_sim, c_sim, z_des, c_des):
     out = []
-    for lo, hi in zip(Z_BINS[:-1], Z_BINS[1:]):
+    for lo, hi in zip(Z_BINS[:-1], Z_BINS[1:], strict=True):
         s = (z_sim >= lo) & (z_sim < hi)
         d = (z_des >= lo) & (z_des < hi)
         if s.sum() >= 10 and d.sum() >= 10:
@@ -64,7 +66,7 @@ def main(argv=None):
     z_des, des = des_hosts(args.data_dir)
     print(f"{len(z_des)} DES hosts with griz; {len(z_sim)} simulated detected SNe\n")
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, (b1, b2) in zip(axes, [("g", "r"), ("r", "i")]):
+    for ax, (b1, b2) in zip(axes[:2], [("g", "r"), ("r", "i")], strict=True):
         c_sim, c_des = sim[b1] - sim[b2], des[b1] - des[b2]
         ax.scatter(z_sim, c_sim, s=2, alpha=0.3, c="C1", label="cigars (simulated)")
         ax.scatter(z_des, c_des, s=3, alpha=0.5, c="k", label="DES-SN5YR hosts")

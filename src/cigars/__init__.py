@@ -1,4 +1,4 @@
-"""cigars: simulation-based Bayesian inference for type Ia supernova cosmology with host galaxies."""
+"""cigars: simulation-based inference for type Ia supernova cosmology with host galaxies."""
 
 __version__ = "0.1.0"
 

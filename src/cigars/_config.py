@@ -44,7 +44,7 @@ class ConfigError(ValueError):
 
 
 def bounded(default: Any, *, ge=None, gt=None, le=None, lt=None) -> Any:
-    """A dataclass field with a default and inclusive/exclusive numeric bounds checked on parsing."""
+    """A dataclass field with a default and numeric bounds (ge/gt/le/lt) checked on parsing."""
     bounds = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt).items() if v is not None}
     if isinstance(default, list | dict):
         raise TypeError("mutable defaults are not allowed in configs; use a tuple")
@@ -125,9 +125,7 @@ def _convert(tp: Any, value: Any, key: str, file) -> Any:
     """Check ``value`` against the annotation ``tp`` and convert it (e.g. lists to tuples)."""
 
     def fail(extra: str = ""):
-        raise ConfigError(
-            f"expected {_describe(tp)}, got {value!r}{extra}", file=file, key=key
-        )
+        raise ConfigError(f"expected {_describe(tp)}, got {value!r}{extra}", file=file, key=key)
 
     origin = typing.get_origin(tp)
     if tp is Any:
@@ -158,7 +156,10 @@ def _convert(tp: Any, value: Any, key: str, file) -> Any:
             return tuple(_convert(args[0], v, f"{key}[{i}]", file) for i, v in enumerate(value))
         if len(args) != len(value):
             fail(f" (need {len(args)} values)")
-        return tuple(_convert(a, v, f"{key}[{i}]", file) for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(
+            _convert(a, v, f"{key}[{i}]", file)
+            for i, (a, v) in enumerate(zip(args, value, strict=True))
+        )
     if origin is dict:
         if not isinstance(value, Mapping):
             fail()
@@ -195,10 +196,10 @@ def _convert(tp: Any, value: Any, key: str, file) -> Any:
 def from_dict(
     cls: type[Config], data: Mapping[str, Any] | None, *, file=None, prefix: str = ""
 ) -> Config:
-    """Parse a mapping into the config class ``cls`` (or, for a kind base, the class ``type:`` names).
+    """Parse a mapping into ``cls`` (for a kind base: the class its ``type:`` key names).
 
     Raises:
-        ConfigError: for an unknown key, a wrong type, a missing required key or a value out of range.
+        ConfigError: for an unknown key, a wrong type, a missing required key or a bad value.
     """
     data = dict(data or {})
     dotted = (prefix + ".") if prefix else ""
@@ -236,7 +237,9 @@ def from_dict(
         for op, bound in f.metadata.get("bounds", {}).items():
             check, sym = _OPS[op]
             if value is not None and not check(value, bound):
-                raise ConfigError(f"expected a value {sym} {bound}, got {value!r}", file=file, key=key)
+                raise ConfigError(
+                    f"expected a value {sym} {bound}, got {value!r}", file=file, key=key
+                )
         kwargs[name] = value
     try:
         obj = cls(**kwargs)
@@ -283,5 +286,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", file=path)
+        raise ConfigError(
+            f"expected a mapping at the top level, got {type(data).__name__}", file=path
+        )
     return dict(data)

@@ -19,8 +19,12 @@ def experiment_truth(exp: Experiment, overrides: Mapping[str, float] | None = No
     from cigars.simulate import Theta
 
     cosmo = exp.cosmology.build()
-    base = {"H0": float(cosmo.H0), "Om0": float(cosmo.Om0), "w0": float(cosmo.w0),
-            "wa": float(cosmo.wa)}
+    base = {
+        "H0": float(cosmo.H0),
+        "Om0": float(cosmo.Om0),
+        "w0": float(cosmo.w0),
+        "wa": float(cosmo.wa),
+    }
     if cosmo.Ode0 is not None:
         base["Ode0"] = float(cosmo.Ode0)
     theta = Theta.from_mapping({**base, **exp.truth.values})
@@ -40,7 +44,7 @@ def simulator_for(exp: Experiment, bank):
             f"the bank's bands {list(bank.band_names)} differ from the experiment's "
             f"bands.filters {list(exp.bands.filters)}"
         )
-    return exp.simulator.build(bank)
+    return exp.simulator.build(bank, exp.cosmology)
 
 
 def simulate_mock(

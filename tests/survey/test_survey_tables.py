@@ -113,12 +113,13 @@ def test_selection_and_noise_configs():
     assert spec.build().m_lim == 21.5 and spec.sigma_z == 1e-4
     with pytest.raises(ConfigError, match="fraction"):
         from_dict(SpectroscopyConfig, {"type": "fraction"})
-    survey = from_dict(SurveyConfig, {"type": "lsst", "n_max": 1000, "cosmology": "w0wacdm"})
+    survey = from_dict(SurveyConfig, {"type": "lsst", "n_max": 1000})
     assert isinstance(survey, LSSTSurveyConfig) and survey.sigma_v_kms == 300.0
     with pytest.raises(ConfigError, match="n_max"):
         from_dict(SurveyConfig, {"type": "lsst"})
-    with pytest.raises(ConfigError, match="cosmology"):
-        from_dict(SurveyConfig, {"type": "lsst", "n_max": 10, "cosmology": "wcdm"})
+    with pytest.raises(ConfigError, match="unknown key 'cosmology'"):
+        # The model comes from the experiment's cosmology section, not the survey.
+        from_dict(SurveyConfig, {"type": "lsst", "n_max": 10, "cosmology": "w0wacdm"})
     with pytest.raises(ConfigError, match="unknown key 'sigmav'"):
         from_dict(SurveyConfig, {"type": "lsst", "n_max": 10, "sigmav": 1.0})
 

@@ -1,4 +1,4 @@
-"""Provenance of every output: resolved config, package version, git SHA, jax version; atomic writes."""
+"""Provenance of every output (config, package version, git SHA, jax version); atomic writes."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def write_run_metadata(outdir: str | Path, resolved_config: dict[str, Any]) -> None:
-    """Record the resolved config (``config.yaml``) and provenance (``provenance.json``) in ``outdir``."""
+    """Write the resolved config (``config.yaml``) and ``provenance.json`` into ``outdir``."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(outdir / "config.yaml", yaml.safe_dump(resolved_config, sort_keys=False))

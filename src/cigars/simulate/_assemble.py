@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from cigars._config import Config
+from cigars.cosmology import CosmologyConfig, LambdaCDMConfig
 from cigars.simulate._simulator import Simulator
 from cigars.simulate._theta import Theta
 from cigars.sn import (
@@ -66,12 +67,13 @@ def build_simulator(
     spectroscopy: AbstractSpectroscopy | None = None,
     sigma_z: float = 1e-4,
     block_size: int = 32,
+    cosmology: CosmologyConfig | None = None,
 ) -> Simulator:
     """The full CIGaRS simulator over a galaxy bank.
 
     Args:
         hosts: the bank columns (:meth:`~cigars.survey.HostTable.from_bank`).
-        survey: survey settings (slots, size, depths, velocities, cosmology model).
+        survey: survey settings (slots, size, depths, velocities).
         dtd: delay-time distribution.
         population: the intrinsic-population stage.
         sn_dust: SN dust model.
@@ -80,6 +82,8 @@ def build_simulator(
         spectroscopy: optional follow-up model (no ``ObserveSpectra`` stage if ``None``).
         sigma_z: spectroscopic redshift error per unit (1 + z).
         block_size: categorical-sampler branching factor.
+        cosmology: the cosmological model (its ``type``) and radiation settings
+            (default: non-flat LambdaCDM without radiation).
 
     Returns:
         The :class:`~cigars.simulate.Simulator`.
@@ -91,13 +95,15 @@ def build_simulator(
     Raises:
         ValueError: if the survey's depths do not match the bank's bands.
     """
+    cosmology = LambdaCDMConfig() if cosmology is None else cosmology
+    model, Tcmb0, Neff = cosmology.type_name, cosmology.Tcmb0, cosmology.Neff
     z_bank_max = float(np.max(np.asarray(hosts.z)))
     # Distance table slightly beyond the bank (grid ends must not round past the table).
     z_table = 1.001 * z_bank_max + 1e-3
     kappa = survey_scale(survey.counts, hosts.n_host, hosts.ln_weight)  # the full bank
     depths = tuple(survey.depths)
     if survey.prune_dm_ratio > 0:
-        reference = cosmology_from_theta(Theta(), survey.cosmology, survey.Tcmb0, survey.Neff)
+        reference = cosmology_from_theta(Theta(), model, Tcmb0, Neff)
         detect, hosts = DetectHosts.pruned(
             hosts, depths, survey.prune_dm_ratio, reference, z_bank_max, survey.n_cheb
         )
@@ -107,9 +113,9 @@ def build_simulator(
         ComputeDistances(
             z_max=z_table,
             n_table=survey.n_table,
-            model=survey.cosmology,
-            Tcmb0=survey.Tcmb0,
-            Neff=survey.Neff,
+            model=model,
+            Tcmb0=Tcmb0,
+            Neff=Neff,
         ),
         detect,
         AssignSupernovae.from_hosts(dtd, hosts, kappa=kappa, block_size=block_size),
@@ -161,8 +167,12 @@ class SimulatorConfig(Config):
     host_noise: HostNoiseConfig = dataclasses.field(default_factory=FixedHostNoiseConfig)
     spectroscopy: SpectroscopyConfig | None = None
 
-    def build(self, bank: Any) -> Simulator:
-        """The simulator over ``bank`` (a bank object or a :class:`~cigars.survey.HostTable`)."""
+    def build(self, bank: Any, cosmology: CosmologyConfig | None = None) -> Simulator:
+        """The simulator over ``bank`` (a bank object or a :class:`~cigars.survey.HostTable`).
+
+        ``cosmology`` picks the cosmological model (its ``type``) and the fixed radiation
+        parameters (``Tcmb0``, ``Neff``); the default is non-flat LambdaCDM without radiation.
+        """
         hosts = bank if isinstance(bank, HostTable) else HostTable.from_bank(bank)
         spec = self.spectroscopy
         return build_simulator(
@@ -175,4 +185,5 @@ class SimulatorConfig(Config):
             host_noise=self.host_noise.build(),
             spectroscopy=None if spec is None else spec.build(),
             sigma_z=1e-4 if spec is None else spec.sigma_z,
+            cosmology=cosmology,
         )

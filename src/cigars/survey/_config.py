@@ -7,7 +7,6 @@ YAML example::
       n_max: 40000          # SN slots (all SNe in detected hosts, before the SN selection)
       counts: 10000         # survey-size label (reference: 1000 ~ 1.6k, 10000 ~ 16k detected)
       sigma_v_kms: 300
-      cosmology: lambdacdm
     selection: {type: table, path: data/cigars-reference/detprob.npz}
     host_noise: {type: fixed, sigma_mag: 0.01}
     spectroscopy: {type: mag_limit, m_lim: 21.5, fraction: 0.5, sigma_z: 1.0e-4}
@@ -55,9 +54,6 @@ class LSSTSurveyConfig(SurveyConfig, name="lsst"):
         sigma_v_kms: peculiar-velocity dispersion [km/s] (0 = the reference).
         dipole_kms: solar velocity relative to the CMB [km/s] (0: z_hel = z_cmb).
         mu_convention: ``pantheon`` or ``cosmological`` (see ``cigars.survey``).
-        cosmology: ``lambdacdm`` (reference), ``flat_lambdacdm``, ``w0wacdm``, ``flat_w0wacdm``.
-        Tcmb0: CMB temperature [K] (0 = no radiation, the reference).
-        Neff: neutrino species (only with Tcmb0 > 0).
         n_table: distance-table points per simulation.
         n_cheb: Chebyshev terms of D_M(z) / z for host detection over the bank.
         prune_dm_ratio: 0 (off) or f in (0, 1]: drop bank galaxies that stay undetected for
@@ -75,9 +71,6 @@ class LSSTSurveyConfig(SurveyConfig, name="lsst"):
     sigma_v_kms: float = bounded(300.0, ge=0.0, le=5000.0)
     dipole_kms: float = bounded(CMB_DIPOLE_KMS, ge=0.0, le=5000.0)
     mu_convention: Literal["pantheon", "cosmological"] = "pantheon"
-    cosmology: Literal["lambdacdm", "flat_lambdacdm", "w0wacdm", "flat_w0wacdm"] = "lambdacdm"
-    Tcmb0: float = bounded(0.0, ge=0.0, le=100.0)
-    Neff: float = bounded(3.046, ge=0.0, le=20.0)
     n_table: int = bounded(256, ge=16, le=100_000)
     n_cheb: int = bounded(24, ge=2, le=200)
     prune_dm_ratio: float = bounded(0.0, ge=0.0, le=1.0)

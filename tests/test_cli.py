@@ -97,7 +97,9 @@ def test_bank_simulate_plot_end_to_end(tmp_path, capsys, monkeypatch):
     assert main(argv) == 0
     t2, truth2, _, _ = read_mock(mock2)
     assert truth2["M0"] == pytest.approx(-19.0)
-    assert main(["simulate", str(config), "--bank", str(bank), "-o", str(mock2), "--truth", "M0"]) == 2
+    assert (
+        main(["simulate", str(config), "--bank", str(bank), "-o", str(mock2), "--truth", "M0"]) == 2
+    )
 
     png = tmp_path / "hubble.png"
     assert main(["plot", "hubble", str(mock), "-o", str(png), "--undetected"]) == 0

@@ -49,7 +49,12 @@ def plot_hubble(
         spec = np.isfinite(np.asarray(table["z_spec"]))
         if spec.any():
             ax.scatter(
-                z[spec], m[spec], s=8, facecolors="none", edgecolors="C3", lw=0.6,
+                z[spec],
+                m[spec],
+                s=8,
+                facecolors="none",
+                edgecolors="C3",
+                lw=0.6,
                 label="spectroscopic subsample",
             )
     ax.set_ylabel(r"$m_B^\mathrm{obs}$ [mag]")

@@ -30,6 +30,9 @@ demo: $(STAMP)
 	test -f $(DEMO)/bank.h5 || $(VENV)/bin/cigars bank $(CONFIG) -o $(DEMO)/bank.h5
 	$(VENV)/bin/cigars simulate $(CONFIG) --bank $(DEMO)/bank.h5 -o $(DEMO)/mock.fits --overwrite
 	$(VENV)/bin/cigars plot hubble $(DEMO)/mock.fits -o $(DEMO)/hubble.png --undetected
+	rm -rf $(DEMO)/run
+	$(VENV)/bin/cigars train $(CONFIG) --bank $(DEMO)/bank.h5 -o $(DEMO)/run
+	$(VENV)/bin/cigars infer $(DEMO)/run $(DEMO)/mock.fits -o $(DEMO)/posterior.nc
 	@echo "demo: done; outputs under $(DEMO)/"
 
 bench: $(STAMP)

@@ -91,6 +91,45 @@ def _cmd_plot_hubble(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    from cigars.config import load_experiment
+    from cigars.experiment import train_experiment
+
+    exp = load_experiment(args.config)
+    if args.steps is not None:
+        exp = exp.replace(
+            inference=exp.inference.replace(
+                training=exp.inference.training.replace(steps=args.steps)
+            )
+        )
+    result = train_experiment(
+        exp, args.bank, args.output, resume=args.resume, progress=not args.quiet
+    )
+    print(
+        f"training done: {result.step} steps, best validation loss {result.best_val_loss:.4f}"
+        f"{' (stopped early)' if result.stopped_early else ''}; run in {args.output}"
+    )
+    return 0
+
+
+def _cmd_infer(args) -> int:
+    import numpy as np
+
+    from cigars.experiment import infer_catalogue
+
+    idata, names = infer_catalogue(
+        args.run_dir, args.data, args.output, num_samples=args.num_samples, seed=args.seed
+    )
+    post = idata.posterior
+    print(f"posterior written: {args.output} ({args.num_samples} joint draws)")
+    print(f"{'parameter':>12} {'mean':>10} {'sd':>9} {'3%':>10} {'97%':>10}")
+    for name in names:
+        v = np.asarray(post[name]).ravel()
+        lo, hi = np.quantile(v, [0.03, 0.97])
+        print(f"{name:>12} {v.mean():>10.4f} {v.std():>9.4f} {lo:>10.4f} {hi:>10.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cigars`` command."""
     parser = argparse.ArgumentParser(
@@ -135,6 +174,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser(
+        "train",
+        help="train the neural posterior (fresh simulations in every step)",
+        description="Train the hierarchical neural posterior estimator of an experiment, "
+        "simulating surveys from the prior inside every jitted training step. Checkpoints, "
+        "metrics.jsonl and loss_curve.png go to the run directory.",
+    )
+    p.add_argument("config", help="experiment YAML file")
+    p.add_argument("--bank", required=True, help="galaxy bank HDF5")
+    p.add_argument("-o", "--output", required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--steps", type=int, default=None, help="override inference.training.steps")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "infer",
+        help="joint posterior of globals and every object's latents for a catalogue",
+    )
+    p.add_argument("run_dir", help="training run directory (from `cigars train`)")
+    p.add_argument("data", help="catalogue FITS (the `cigars simulate` format)")
+    p.add_argument("-o", "--output", required=True, help="output ArviZ netCDF file")
+    p.add_argument("--num-samples", type=int, default=1000, help="joint posterior draws")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed")
+    p.set_defaults(func=_cmd_infer)
 
     p_plot = sub.add_parser("plot", help="figures")
     sub_plot = p_plot.add_subparsers(dest="plot_command", metavar="FIGURE", required=True)

@@ -21,6 +21,7 @@ from cigars.hosts import (
     ProspectorBetaConfig,
     SPSConfig,
 )
+from cigars.inference import NPEConfig
 from cigars.simulate import PriorConfig, SimulatorConfig, TruthConfig
 
 __all__ = [
@@ -49,6 +50,7 @@ class Experiment(Config):
         simulator: the SN population, survey and selection (``None``: bank only).
         prior: the prior over the global parameters (inferred ones).
         truth: the true global parameters used by ``cigars simulate``.
+        inference: the neural posterior estimator and its training schedule.
     """
 
     name: str = "experiment"
@@ -61,6 +63,7 @@ class Experiment(Config):
     simulator: SimulatorConfig | None = None
     prior: PriorConfig = PriorConfig()
     truth: TruthConfig = TruthConfig()
+    inference: NPEConfig = NPEConfig()
 
 
 def load_experiment(path: str | Path) -> Experiment:

@@ -114,3 +114,260 @@ def simulate_mock(
         "n_spec": int(np.isfinite(np.asarray(table["z_spec"])).sum()),
         "n_hosts_detected": int(cat.n_hosts_detected),
     }
+
+
+LOCAL_NAMES = ("z", "logmass", "logzsol", "dust2", "dust_index", "x1_int", "c_int")
+"""The per-object latents inferred by the neural posterior (MODEL.md section 7a local groups)."""
+_LOCAL_FIELDS = ("z_cos", "logmass", "logzsol", "dust2", "dust_index", "x1_int", "c_int")
+CONTEXT_NAMES = ("z_spec", "has_spec")
+
+
+class ThetaPrior:
+    """The :class:`~cigars.inference.Prior` contract over a :class:`~cigars.simulate.GlobalPrior`.
+
+    Draws and densities are over the vector of *inferred* parameters (``global_prior.names``),
+    in physical units; the support bounds come from each parameter's numpyro distribution.
+    """
+
+    def __init__(self, global_prior):
+        from cigars.inference import support_bounds
+
+        self.global_prior = global_prior
+        self.names = tuple(global_prior.names)
+        bounds = [support_bounds(global_prior.distribution(n).support, 1) for n in self.names]
+        self.lower = np.array([lo[0] for lo, _ in bounds])
+        self.upper = np.array([hi[0] for _, hi in bounds])
+
+    def sample(self, key):
+        """One draw, shape (n_theta,)."""
+        return self.global_prior.to_array(self.global_prior.sample(key))
+
+    def log_prob(self, theta):
+        """Log prior density of a vector (n_theta,)."""
+        return self.global_prior.log_prob(self.global_prior.from_array(theta))
+
+
+def observed_features(cat) -> tuple[jax.Array, jax.Array]:
+    """The per-object data and context vectors the estimator sees, from a catalogue.
+
+    Data: host magnitudes per band, ``m_b``, ``x1``, ``c`` and the logs of their three measurement
+    variances (MODEL.md section 4d), then the log host-magnitude errors. Context: the
+    spectroscopic redshift (0 without one) and a 0/1 flag.
+    """
+    import jax.numpy as jnp
+
+    sn = jnp.stack(
+        [cat.m_obs, cat.x1_obs, cat.c_obs, jnp.log(cat.var_m), jnp.log(cat.var_x1),
+         jnp.log(cat.var_c)],
+        axis=-1,
+    )
+    data = jnp.concatenate([cat.host_mag_obs, sn, jnp.log(cat.host_mag_err)], axis=-1)
+    has = cat.has_spec.astype(data.dtype)
+    context = jnp.stack([jnp.where(cat.has_spec, cat.z_spec, 0.0), has], axis=-1)
+    return data, context
+
+
+def npe_problem(exp: Experiment, bank):
+    """The experiment as an inference problem: ``(simulate, prior, local_bounds)``.
+
+    ``simulate(key, theta_vector)`` runs the full simulator at the inferred parameters (the
+    others fixed at the experiment's truth) and returns the :class:`~cigars.inference.Simulation`
+    tuple ``(theta, locals, data, mask, context)``; it is jit/vmap-able.
+    """
+    import jax.numpy as jnp
+
+    simulator = simulator_for(exp, bank)
+    global_prior = exp.prior.build(experiment_truth(exp))
+    prior = ThetaPrior(global_prior)
+    hosts_cfg = exp.hosts
+    local_lower = np.array(
+        [hosts_cfg.z_min, hosts_cfg.logm_min, hosts_cfg.logzsol_min, 0.0,
+         hosts_cfg.dust_index_min, -np.inf, -np.inf]
+    )
+    local_upper = np.array(
+        [hosts_cfg.z_max, hosts_cfg.logm_max, hosts_cfg.logzsol_max, hosts_cfg.dust2_max,
+         hosts_cfg.dust_index_max, np.inf, np.inf]
+    )
+
+    def simulate_one(key, theta_vector):
+        theta = global_prior.from_array(theta_vector)
+        _, cat = simulator(key, theta)
+        data, context = observed_features(cat)
+        local = jnp.stack([getattr(cat, f) for f in _LOCAL_FIELDS], axis=-1)
+        return theta_vector, local, data, cat.mask, context
+
+    return simulate_one, prior, (local_lower, local_upper)
+
+
+RUN_FILE = "experiment.yaml"
+
+
+def train_experiment(
+    exp: Experiment,
+    bank_path: str | Path,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+):
+    """Train the experiment's neural posterior with simulations drawn inside each jitted step.
+
+    Records the resolved experiment and the bank's path in ``run_dir/experiment.yaml`` (the
+    estimator's own config, checkpoints, metrics and loss curve are written by
+    :func:`cigars.inference.train`).
+
+    Returns:
+        The :class:`~cigars.inference.TrainResult`.
+    """
+    import yaml
+
+    from cigars.hosts import load_bank
+    from cigars.inference import train
+    from cigars.io import atomic_write_text
+
+    run_dir = Path(run_dir)
+    simulate_one, prior, local_bounds = npe_problem(exp, load_bank(bank_path))
+    record = {"bank": str(Path(bank_path).resolve()), "experiment": to_dict(exp)}
+    run_file = run_dir / RUN_FILE
+    if resume and run_file.exists():
+        old = yaml.safe_load(run_file.read_text())
+        if old.get("experiment") != record["experiment"]:
+            raise ValueError(f"{run_file}: the experiment differs from the run being resumed")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_file, yaml.safe_dump(record, sort_keys=False))
+    return train(
+        exp.inference,
+        simulate_one,
+        prior,
+        run_dir,
+        local_bounds=local_bounds,
+        resume=resume,
+        progress=progress,
+    )
+
+
+def load_run(run_dir: str | Path) -> tuple[Experiment, str]:
+    """The experiment and bank path a training run was made with.
+
+    Raises:
+        ValueError: if ``run_dir`` is not a cigars training run.
+    """
+    import yaml
+
+    from cigars.config import from_dict
+
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise ValueError(f"{run_dir}: not a cigars training run (no {RUN_FILE})")
+    record = yaml.safe_load(path.read_text())
+    return from_dict(Experiment, record["experiment"], file=path), record["bank"]
+
+
+def catalogue_arrays(table, exp: Experiment, *, source: str = "catalogue"):
+    """Data, context and mask arrays (padded to the run's ``n_max``) from a catalogue table.
+
+    The columns are those :func:`cigars.io.write_mock` writes (``host_mag_<band>``,
+    ``host_mag_err_<band>``, ``m_b``, ``x1``, ``c``, ``var_m_b``, ``var_x1``, ``var_c``,
+    ``z_spec``).
+
+    Raises:
+        ValueError: naming the file, row and column of a missing column, a non-finite value, a
+            non-positive variance or error, or a survey larger than the model's ``n_max``.
+    """
+    bands = [f.split("-")[-1] for f in exp.bands.filters]
+    n_max = exp.simulator.survey.n_max
+    n = len(table)
+    if n == 0:
+        raise ValueError(f"{source}: the catalogue has no rows")
+    if n > n_max:
+        raise ValueError(
+            f"{source}: {n} objects, more than the model's padded maximum "
+            f"simulator.survey.n_max = {n_max}"
+        )
+    needed = (
+        [f"host_mag_{b}" for b in bands]
+        + ["m_b", "x1", "c", "var_m_b", "var_x1", "var_c"]
+        + [f"host_mag_err_{b}" for b in bands]
+    )
+    missing = [c for c in needed + ["z_spec"] if c not in table.colnames]
+    if missing:
+        raise ValueError(
+            f"{source}: missing column {missing[0]!r} (the model was trained on bands {bands})"
+        )
+    cols = {c: np.asarray(table[c], dtype=np.float64) for c in needed}
+    for c, v in cols.items():
+        bad = np.flatnonzero(~np.isfinite(v))
+        if bad.size:
+            raise ValueError(f"{source}: row {bad[0]}, column {c!r}: value {v[bad[0]]} not finite")
+        if c.startswith(("var_", "host_mag_err_")):
+            bad = np.flatnonzero(v <= 0)
+            if bad.size:
+                raise ValueError(
+                    f"{source}: row {bad[0]}, column {c!r}: {v[bad[0]]} must be positive"
+                )
+    z_spec = np.asarray(table["z_spec"], dtype=np.float64)
+    has = np.isfinite(z_spec)
+    data = np.zeros((n_max, len(needed)))
+    for j, c in enumerate(needed):
+        v = cols[c]
+        data[:n, j] = np.log(v) if c.startswith(("var_", "host_mag_err_")) else v
+    context = np.zeros((n_max, 2))
+    context[:n, 0] = np.where(has, z_spec, 0.0)
+    context[:n, 1] = has
+    mask = np.zeros(n_max, bool)
+    mask[:n] = True
+    return data, context, mask
+
+
+def infer_catalogue(
+    run_dir: str | Path,
+    data_path: str | Path,
+    output: str | Path,
+    *,
+    num_samples: int = 1000,
+    seed: int = 0,
+):
+    """Joint posterior draws for an observed (or mock) catalogue, written as ArviZ netCDF.
+
+    Returns:
+        ``(idata, names)``: the InferenceData written and the global parameter names.
+    """
+    import arviz as az
+
+    from cigars.inference import load_estimator, sample_posterior
+    from cigars.io import atomic_path, provenance
+    from cigars.io._mock import read_mock
+
+    exp, bank_path = load_run(run_dir)
+    table, _, _, _ = read_mock(data_path)
+    data, context, mask = catalogue_arrays(table, exp, source=str(data_path))
+    estimator = load_estimator(run_dir)
+    names = tuple(exp.prior.build(experiment_truth(exp)).names)
+    theta, local = sample_posterior(
+        estimator, jax.random.key(seed), data, mask, context, num_samples=num_samples
+    )
+    n = int(mask.sum())
+    theta = np.asarray(theta)
+    local = np.asarray(local)[:, :n]
+    posterior = {name: theta[None, :, j] for j, name in enumerate(names)}
+    posterior.update({f"{name}_obj": local[None, :, :, k] for k, name in enumerate(LOCAL_NAMES)})
+    dims = {f"{name}_obj": ["object"] for name in LOCAL_NAMES}
+    observed = {c: np.asarray(table[c]) for c in table.colnames if not c.startswith("true_")}
+    idata = az.from_dict(
+        posterior=posterior,
+        observed_data=observed,
+        dims={**dims, **{c: ["object"] for c in observed}},
+        coords={"object": np.arange(n)},
+        attrs={"experiment": yaml_dump(to_dict(exp)), "run_dir": str(run_dir),
+               "data": str(data_path), **{k: str(v) for k, v in provenance().items()}},
+    )
+    with atomic_path(output) as tmp:
+        idata.to_netcdf(str(tmp), engine="h5netcdf")
+    return idata, names
+
+
+def yaml_dump(data) -> str:
+    """YAML text of plain data (for file attributes)."""
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False)

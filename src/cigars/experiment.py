@@ -157,8 +157,14 @@ def observed_features(cat) -> tuple[jax.Array, jax.Array]:
     import jax.numpy as jnp
 
     sn = jnp.stack(
-        [cat.m_obs, cat.x1_obs, cat.c_obs, jnp.log(cat.var_m), jnp.log(cat.var_x1),
-         jnp.log(cat.var_c)],
+        [
+            cat.m_obs,
+            cat.x1_obs,
+            cat.c_obs,
+            jnp.log(cat.var_m),
+            jnp.log(cat.var_x1),
+            jnp.log(cat.var_c),
+        ],
         axis=-1,
     )
     data = jnp.concatenate([cat.host_mag_obs, sn, jnp.log(cat.host_mag_err)], axis=-1)
@@ -181,12 +187,26 @@ def npe_problem(exp: Experiment, bank):
     prior = ThetaPrior(global_prior)
     hosts_cfg = exp.hosts
     local_lower = np.array(
-        [hosts_cfg.z_min, hosts_cfg.logm_min, hosts_cfg.logzsol_min, 0.0,
-         hosts_cfg.dust_index_min, -np.inf, -np.inf]
+        [
+            hosts_cfg.z_min,
+            hosts_cfg.logm_min,
+            hosts_cfg.logzsol_min,
+            0.0,
+            hosts_cfg.dust_index_min,
+            -np.inf,
+            -np.inf,
+        ]
     )
     local_upper = np.array(
-        [hosts_cfg.z_max, hosts_cfg.logm_max, hosts_cfg.logzsol_max, hosts_cfg.dust2_max,
-         hosts_cfg.dust_index_max, np.inf, np.inf]
+        [
+            hosts_cfg.z_max,
+            hosts_cfg.logm_max,
+            hosts_cfg.logzsol_max,
+            hosts_cfg.dust2_max,
+            hosts_cfg.dust_index_max,
+            np.inf,
+            np.inf,
+        ]
     )
 
     def simulate_one(key, theta_vector):
@@ -358,8 +378,12 @@ def infer_catalogue(
         observed_data=observed,
         dims={**dims, **{c: ["object"] for c in observed}},
         coords={"object": np.arange(n)},
-        attrs={"experiment": yaml_dump(to_dict(exp)), "run_dir": str(run_dir),
-               "data": str(data_path), **{k: str(v) for k, v in provenance().items()}},
+        attrs={
+            "experiment": yaml_dump(to_dict(exp)),
+            "run_dir": str(run_dir),
+            "data": str(data_path),
+            **{k: str(v) for k, v in provenance().items()},
+        },
     )
     with atomic_path(output) as tmp:
         idata.to_netcdf(str(tmp), engine="h5netcdf")

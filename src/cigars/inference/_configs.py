@@ -1,0 +1,108 @@
+"""Typed configs of the hierarchical NPE: network architecture and training schedule."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cigars._config import Config, bounded
+
+__all__ = ["EstimatorConfig", "NPEConfig", "TrainingConfig"]
+
+
+class EstimatorConfig(Config):
+    """Architecture of :class:`~cigars.inference.HierarchicalNPE`.
+
+    Attributes:
+        embed_dim: per-object encoding size.
+        summary_dim: set-summary size (the global flow's context).
+        hidden: hidden width of the encoder and summariser MLPs.
+        depth: hidden layers of the encoder and summariser MLPs.
+        pooling: ``mean`` (masked mean + log count) or ``attention`` (PMA, one query).
+        num_heads: attention heads (``pooling: attention``); must divide ``embed_dim``.
+        flow_layers: coupling layers of the global flow.
+        local_flow_layers: coupling layers of the per-object (local) flow.
+        flow_hidden: conditioner MLP width of both flows.
+        flow_depth: conditioner MLP hidden layers.
+        num_bins: rational-quadratic spline bins.
+        spline_bound: spline interval half-width in standardised units (identity outside).
+    """
+
+    embed_dim: int = bounded(64, ge=1)
+    summary_dim: int = bounded(64, ge=1)
+    hidden: int = bounded(128, ge=1)
+    depth: int = bounded(2, ge=1)
+    pooling: Literal["mean", "attention"] = "mean"
+    num_heads: int = bounded(4, ge=1)
+    flow_layers: int = bounded(4, ge=1)
+    local_flow_layers: int = bounded(4, ge=1)
+    flow_hidden: int = bounded(128, ge=1)
+    flow_depth: int = bounded(2, ge=1)
+    num_bins: int = bounded(8, ge=2)
+    spline_bound: float = bounded(5.0, gt=0)
+
+    def validate(self) -> None:
+        """Check cross-field constraints."""
+        if self.pooling == "attention" and self.embed_dim % self.num_heads:
+            raise ValueError(
+                f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})"
+            )
+
+
+class TrainingConfig(Config):
+    """Training schedule of the hierarchical NPE.
+
+    Attributes:
+        steps: maximum optimiser steps.
+        batch_size: simulated surveys per step (divisible by the number of devices).
+        learning_rate: peak AdamW learning rate.
+        warmup_steps: linear warm-up length; cosine decay to ``final_lr_fraction`` after.
+        final_lr_fraction: final learning rate as a fraction of the peak.
+        weight_decay: AdamW decoupled weight decay.
+        clip_norm: global gradient-norm clip.
+        local_subsample: objects per survey drawn (without replacement, among valid ones) for
+            the local loss each step.
+        local_weight: weight of the mean local NLL in the loss.
+        n_pilot: simulations used to fix the standardisation statistics.
+        n_val: fixed validation simulations.
+        val_every: steps between validations (early stopping is checked then).
+        patience: validations without improvement before stopping early.
+        log_every: steps between metric fetches (log lines and progress-bar updates).
+        checkpoint_every: steps between checkpoints.
+    """
+
+    steps: int = bounded(20_000, ge=1)
+    batch_size: int = bounded(64, ge=1)
+    learning_rate: float = bounded(1e-3, gt=0)
+    warmup_steps: int = bounded(500, ge=0)
+    final_lr_fraction: float = bounded(0.01, ge=0, le=1)
+    weight_decay: float = bounded(1e-4, ge=0)
+    clip_norm: float = bounded(1.0, gt=0)
+    local_subsample: int = bounded(32, ge=1)
+    local_weight: float = bounded(1.0, ge=0)
+    n_pilot: int = bounded(512, ge=2)
+    n_val: int = bounded(512, ge=1)
+    val_every: int = bounded(500, ge=1)
+    patience: int = bounded(10, ge=1)
+    log_every: int = bounded(50, ge=1)
+    checkpoint_every: int = bounded(1000, ge=1)
+
+    def validate(self) -> None:
+        """Check cross-field constraints."""
+        if self.warmup_steps >= self.steps:
+            raise ValueError(
+                f"warmup_steps ({self.warmup_steps}) must be smaller than steps ({self.steps})"
+            )
+
+
+class NPEConfig(Config):
+    """Everything that defines one NPE training run.
+
+    Attributes:
+        seed: master seed (initialisation, pilot, validation set and every training batch).
+        estimator: the network architecture.
+        training: the optimisation schedule.
+    """
+
+    seed: int = bounded(0, ge=0)
+    estimator: EstimatorConfig = EstimatorConfig()
+    training: TrainingConfig = TrainingConfig()

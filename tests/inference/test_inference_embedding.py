@@ -1,0 +1,119 @@
+"""Set embedding: permutation invariance and invariance to whatever sits in padded slots."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from cigars.inference import SetEmbedding, masked_mean
+
+
+def _embedding(pooling):
+    """The embedding, initialised inside one jit, and a jitted call of it."""
+    emb = nnx.jit(
+        lambda: SetEmbedding(
+            3,
+            1,
+            embed_dim=16,
+            summary_dim=8,
+            hidden=32,
+            depth=2,
+            pooling=pooling,
+            num_heads=4,
+            rngs=nnx.Rngs(0),
+        )
+    )()
+    return nnx.jit(lambda m, x, mask, extra: m(x, mask, extra)), emb
+
+
+def _set(key, n_max=12, n=7):
+    k1, k2 = jax.random.split(key)
+    x = jax.random.normal(k1, (n_max, 3))
+    mask = jnp.zeros(n_max, bool).at[jax.random.permutation(k2, n_max)[:n]].set(True)
+    return x, mask
+
+
+@pytest.mark.parametrize("pooling", ["mean", "attention"])
+def test_permutation_invariance(key, pooling):
+    call, module = _embedding(pooling)
+
+    def emb(x, mask, extra):
+        return call(module, x, mask, extra)
+
+    x, mask = _set(key)
+    extra = jnp.array([0.4])
+    s, e = emb(x, mask, extra)
+    perm = jax.random.permutation(jax.random.key(1), x.shape[0])
+    s_p, e_p = emb(x[perm], mask[perm], extra)
+    np.testing.assert_allclose(s_p, s, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(e_p, e[perm], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "attention"])
+def test_padded_slots_do_not_matter(key, pooling):
+    call, module = _embedding(pooling)
+
+    def emb(x, mask, extra):
+        return call(module, x, mask, extra)
+
+    x, mask = _set(key)
+    extra = jnp.array([0.4])
+    s, e = emb(x, mask, extra)
+    garbage = jnp.where(mask[:, None], x, jnp.array([1e30, jnp.nan, -jnp.inf]))
+    s_g, e_g = emb(garbage, mask, extra)
+    np.testing.assert_array_equal(s_g, s)
+    np.testing.assert_array_equal(e_g, e)
+    # Adding more padding slots changes nothing either.
+    s_pad, _ = emb(
+        jnp.concatenate([x, 5 * jnp.ones((4, 3))]),
+        jnp.concatenate([mask, jnp.zeros(4, bool)]),
+        extra,
+    )
+    np.testing.assert_allclose(s_pad, s, rtol=1e-5, atol=1e-6)
+    # Gradients stay finite with garbage in padded slots.
+    graphdef, state = nnx.split(module)
+    g = jax.jit(jax.grad(lambda st: nnx.merge(graphdef, st)(garbage, mask, extra)[0].sum()))(state)
+    assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves(g))
+
+
+@pytest.mark.parametrize("pooling", ["mean", "attention"])
+def test_valid_objects_matter_and_empty_set_is_finite(key, pooling):
+    call, module = _embedding(pooling)
+
+    def emb(x, mask, extra):
+        return call(module, x, mask, extra)
+
+    x, mask = _set(key)
+    extra = jnp.array([0.0])
+    s, _ = emb(x, mask, extra)
+    i = int(np.flatnonzero(np.asarray(mask))[0])
+    s2, _ = emb(x.at[i].add(1.0), mask, extra)
+    assert not np.allclose(s, s2)
+    s0, e0 = emb(x, jnp.zeros_like(mask), extra)
+    assert np.all(np.isfinite(s0)) and np.all(e0 == 0)
+
+
+def test_masked_mean_oracle(key):
+    e = jax.random.normal(key, (2, 5, 3))
+    mask = jnp.array([[1, 0, 1, 1, 0], [0, 0, 0, 0, 0]], bool)
+    out = masked_mean(e, mask)
+    np.testing.assert_allclose(out[0], np.asarray(e)[0][np.asarray(mask[0])].mean(0), rtol=1e-6)
+    np.testing.assert_array_equal(out[1], 0.0)
+
+
+def test_heads_must_divide_dim():
+    with pytest.raises(ValueError, match="divisible"):
+        SetEmbedding(
+            3,
+            1,
+            embed_dim=10,
+            summary_dim=4,
+            hidden=8,
+            depth=1,
+            pooling="attention",
+            num_heads=4,
+            rngs=nnx.Rngs(0),
+        )

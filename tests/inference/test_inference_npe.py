@@ -1,0 +1,214 @@
+"""Hierarchical NPE: loss bookkeeping, joint sampling, supports, densities in physical units."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+import pytest
+from flax import nnx
+
+from cigars.inference import (
+    EstimatorConfig,
+    HierarchicalNPE,
+    LinearGaussianToy,
+    NumpyroPrior,
+    Simulation,
+    fit_standardization,
+    sample_posterior,
+    simulate_batch,
+)
+
+SMALL = EstimatorConfig(
+    embed_dim=8,
+    summary_dim=8,
+    hidden=16,
+    depth=1,
+    flow_layers=2,
+    local_flow_layers=2,
+    flow_hidden=16,
+    flow_depth=1,
+    num_bins=4,
+)
+
+
+def _model(n_theta=2, n_local=1, n_feat=2, n_ctx=1, theta_bounds=None, local_bounds=None, seed=0):
+    return nnx.jit(
+        lambda: HierarchicalNPE(
+            SMALL,
+            n_theta=n_theta,
+            n_local=n_local,
+            n_feat=n_feat,
+            n_ctx=n_ctx,
+            theta_bounds=theta_bounds,
+            local_bounds=local_bounds,
+            rngs=nnx.Rngs(seed),
+        )
+    )()
+
+
+def _randomise(model, key, scale=0.3):
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    leaves = [scale * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves, strict=True)]
+    return nnx.merge(graphdef, jax.tree.unflatten(treedef, leaves), rest)
+
+
+def _loss(model, sims, key, k):
+    return nnx.jit(lambda m, s, kk: m.loss(s, kk, k))(model, sims, key)
+
+
+def test_local_loss_is_mean_over_valid_objects_when_k_covers_all(key):
+    """With K = n_max every valid object is picked once: the local NLL is the exact mean."""
+    toy = LinearGaussianToy(n_max=6, n_min=0)
+    sims = jax.jit(lambda k: simulate_batch(toy.simulate, toy.prior, k, 5))(key)
+    sims = sims.replace(mask=sims.mask.at[0].set(False))  # one empty survey
+    model = _randomise(_model(), jax.random.key(3))
+    _, aux = _loss(model, sims, jax.random.key(0), 6)
+
+    @nnx.jit
+    def reference(m, sims):
+        s, e, c = m.embed(sims.data, sims.mask, sims.context)
+        z_t, _ = m.theta_to_z(sims.theta)
+        z_l, _ = m.local_to_z(sims.locals)
+        lp = m.local_flow.log_prob(z_l, m._local_context(e, z_t, s, c))
+        return lp, m.global_flow.log_prob(z_t, s)
+
+    lp, lp_global = reference(model, sims)
+    per = [
+        np.mean(-np.asarray(lp[b])[np.asarray(sims.mask[b])])
+        for b in range(1, 5)
+        if np.any(np.asarray(sims.mask[b]))
+    ]
+    np.testing.assert_allclose(aux["local_nll"], np.mean(per), rtol=1e-5)
+    np.testing.assert_allclose(aux["global_nll"], -np.mean(lp_global), rtol=1e-5)
+
+
+def test_local_subsample_never_picks_padding_and_is_unbiased(key):
+    """Objects in padded slots carry NaN locals: the loss stays finite; E[subsample] = mean."""
+    toy = LinearGaussianToy(n_max=8, n_min=3)
+    sims = jax.jit(lambda k: simulate_batch(toy.simulate, toy.prior, k, 4))(key)
+    sims = sims.replace(locals=jnp.where(sims.mask[..., None], sims.locals, jnp.nan))
+    model = _randomise(_model(), jax.random.key(4))
+    full = _loss(model, sims, jax.random.key(0), 8)[1]["local_nll"]
+    sub = jax.jit(jax.vmap(lambda kk: model.loss(sims, kk, 2)[1]["local_nll"]))(
+        jax.random.split(jax.random.key(1), 4000)
+    )
+    assert np.all(np.isfinite(sub))
+    np.testing.assert_allclose(np.mean(sub), full, rtol=0.02)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    grads = jax.jit(
+        jax.grad(lambda p: nnx.merge(graphdef, p, rest).loss(sims, jax.random.key(2), 3)[0])
+    )(params)
+    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+
+
+def test_samples_respect_supports_and_mask(key):
+    model = _randomise(
+        _model(
+            theta_bounds=([0.0, -np.inf], [1.0, np.inf]),
+            local_bounds=([0.02], [1.5]),
+        ),
+        key,
+        scale=1.0,
+    )
+    data = jax.random.normal(key, (7, 2))
+    mask = jnp.array([1, 1, 0, 1, 0, 0, 1], bool)
+    context = jnp.ones((7, 1))
+    theta, local = sample_posterior(
+        model, jax.random.key(1), data, mask, context, 300, chunk_size=64
+    )
+    assert theta.shape == (300, 2) and local.shape == (300, 7, 1)
+    assert np.all((theta[:, 0] > 0) & (theta[:, 0] < 1))
+    valid = np.asarray(local)[:, np.asarray(mask), 0]
+    assert np.all((valid > 0.02) & (valid < 1.5))
+    assert np.all(np.isnan(np.asarray(local)[:, ~np.asarray(mask)]))
+    # Same key, same draws; chunking does not change the result.
+    theta2, local2 = sample_posterior(
+        model, jax.random.key(1), data, mask, context, 300, chunk_size=300
+    )
+    np.testing.assert_allclose(theta2, theta, rtol=1e-6)
+    np.testing.assert_allclose(local2, local, rtol=1e-5, equal_nan=True)
+
+
+def test_physical_global_density_integrates_to_one(key, x64):
+    """log_prob_theta includes the bijection and standardisation Jacobians."""
+    model = _randomise(_model(n_theta=1, theta_bounds=([0.0], [2.0])), key, scale=0.5)
+    model.set_statistics(
+        {**model.statistics(), "theta_mean": jnp.array([0.3]), "theta_std": jnp.array([1.7])}
+    )
+    data, mask, context = jnp.ones((4, 2)), jnp.array([1, 1, 0, 1], bool), jnp.zeros((4, 1))
+    # Integrate over theta on a grid that resolves both bounds: theta = 2 sigmoid(g), with
+    # d theta / d g from autodiff (independent of the library's bijection code).
+    g = jnp.linspace(-25.0, 25.0, 200001)
+    theta = 2 * jax.nn.sigmoid(g)
+    dtheta = jax.vmap(jax.grad(lambda v: 2 * jax.nn.sigmoid(v)))(g)
+    lp = nnx.jit(lambda m, t: m.log_prob_theta(t, data, mask, context))(model, theta[:, None])
+    np.testing.assert_allclose(jnp.trapezoid(jnp.exp(lp) * dtheta, g), 1.0, atol=1e-4)
+
+
+def test_physical_local_density_integrates_to_one(key, x64):
+    """log_prob_locals includes the softplus and standardisation Jacobians; padding gives 0."""
+    model = _randomise(_model(local_bounds=([0.0], [np.inf])), key, scale=0.5)
+    model.set_statistics(
+        {**model.statistics(), "local_mean": jnp.array([-0.4]), "local_std": jnp.array([0.6])}
+    )
+    data = jax.random.normal(key, (5, 2))
+    mask = jnp.array([1, 0, 1, 1, 1], bool)
+    context = jnp.zeros((5, 1))
+    theta = jnp.array([0.2, -0.3])
+    # l = softplus(g) with d l / d g from autodiff.
+    g = jnp.linspace(-30.0, 30.0, 200001)
+    dl = jax.vmap(jax.grad(jax.nn.softplus))(g)
+    loc = jnp.zeros((g.size, 5, 1)).at[:, 2, 0].set(jax.nn.softplus(g))
+    lp = nnx.jit(lambda m, l: m.log_prob_locals(l, theta, data, mask, context))(model, loc)
+    assert lp.shape == (g.size, 5)
+    assert np.all(np.asarray(lp)[:, 1] == 0)  # padded slot
+    np.testing.assert_allclose(jnp.trapezoid(jnp.exp(lp[:, 2]) * dl, g), 1.0, atol=1e-4)
+
+
+def test_standardisation_statistics(key):
+    toy = LinearGaussianToy()
+    sims = jax.jit(lambda k: simulate_batch(toy.simulate, toy.prior, k, 256))(key)
+    model = _model()
+    stats = fit_standardization(sims, model.theta_transform, model.local_transform)
+    valid = np.asarray(sims.mask)
+    x = np.asarray(sims.data)[valid]
+    np.testing.assert_allclose(stats["data_mean"], x.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stats["data_std"], x.std(0), rtol=1e-4)
+    np.testing.assert_allclose(stats["theta_mean"], np.asarray(sims.theta).mean(0), atol=1e-5)
+    model.set_statistics(stats)
+    with pytest.raises(ValueError, match="shape"):
+        model.set_statistics({**stats, "data_mean": np.zeros(3)})
+    bad = sims.replace(mask=jnp.zeros_like(sims.mask))
+    with pytest.raises(ValueError, match="at least 2"):
+        fit_standardization(bad, model.theta_transform, model.local_transform)
+
+
+def test_globals_only_model_and_wrong_shapes(key):
+    prior = NumpyroPrior(dist.Uniform(jnp.zeros(1), jnp.ones(1)))
+    model = _model(n_theta=1, n_local=0, n_feat=3, n_ctx=0, theta_bounds=(prior.lower, prior.upper))
+    sims = Simulation(
+        theta=jnp.full((3, 1), 0.5),
+        locals=jnp.zeros((3, 4, 0)),
+        data=jnp.ones((3, 4, 3)),
+        mask=jnp.ones((3, 4), bool),
+        context=jnp.zeros((3, 4, 0)),
+    )
+    stats = fit_standardization(sims, model.theta_transform, model.local_transform)
+    assert stats["context_mean"].shape == (0,) and stats["local_std"].shape == (0,)
+    model.set_statistics(stats)
+    loss, aux = _loss(model, sims, key, 2)
+    assert np.isfinite(loss) and aux["local_nll"] == 0
+    theta, local = sample_posterior(model, key, jnp.ones((4, 3)), jnp.ones(4, bool), None, 10)
+    assert theta.shape == (10, 1) and local.shape == (10, 4, 0)
+    with pytest.raises(ValueError, match="data must be"):
+        sample_posterior(model, key, jnp.ones((4, 2)), jnp.ones(4, bool), None, 10)
+    with pytest.raises(ValueError, match="n_theta"):
+        HierarchicalNPE(SMALL, n_theta=0, n_local=0, n_feat=1, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="theta_bounds"):
+        HierarchicalNPE(
+            SMALL, n_theta=2, n_local=0, n_feat=1, theta_bounds=([0.0], [1.0]), rngs=nnx.Rngs(0)
+        )

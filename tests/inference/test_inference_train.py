@@ -1,0 +1,141 @@
+"""Training loop: outputs, exact resume, stored-array mode, early stopping, errors."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cigars.inference import (
+    EstimatorConfig,
+    LinearGaussianToy,
+    NPEConfig,
+    TrainingConfig,
+    load_estimator,
+    sample_posterior,
+    simulate_batch,
+    train,
+)
+
+TOY = LinearGaussianToy(n_max=8, n_min=2)
+TINY = EstimatorConfig(
+    embed_dim=8,
+    summary_dim=8,
+    hidden=16,
+    depth=1,
+    flow_layers=1,
+    local_flow_layers=1,
+    flow_hidden=16,
+    flow_depth=1,
+    num_bins=4,
+)
+
+
+def _config(**training):
+    base = dict(
+        steps=20,
+        batch_size=8,
+        warmup_steps=2,
+        n_pilot=16,
+        n_val=16,
+        val_every=5,
+        log_every=5,
+        checkpoint_every=10,
+        local_subsample=4,
+    )
+    base.update(training)
+    return NPEConfig(seed=3, estimator=TINY, training=TrainingConfig(**base))
+
+
+def _params(result):
+    from flax import nnx
+
+    return jax.tree.leaves(nnx.state(result.estimator, nnx.Param))
+
+
+def test_outputs_and_reload(tmp_path):
+    res = train(_config(), TOY.simulate, TOY.prior, tmp_path, progress=False)
+    assert res.step == 20 and not res.stopped_early and np.isfinite(res.best_val_loss)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {
+        "checkpoint.msgpack",
+        "metrics.jsonl",
+        "loss_curve.png",
+        "config.yaml",
+        "provenance.json",
+    } <= names
+    assert (tmp_path / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert records == res.history
+    train_recs = [r for r in records if "loss" in r]
+    val_recs = [r for r in records if "val_loss" in r]
+    assert [r["step"] for r in train_recs] == [5, 10, 15, 20]
+    assert [r["step"] for r in val_recs] == [5, 10, 15, 20]
+    assert all(np.isfinite(r["loss"]) and r["sims_per_s"] > 0 for r in train_recs)
+    assert min(r["val_loss"] for r in val_recs) == res.best_val_loss
+    # The reloaded estimator is the returned one (best validation parameters).
+    est = load_estimator(tmp_path)
+    sim = TOY.simulate(jax.random.key(0), jnp.array([0.1, 0.2]))
+    a = sample_posterior(res.estimator, jax.random.key(1), sim.data, sim.mask, sim.context, 16)
+    b = sample_posterior(est, jax.random.key(1), sim.data, sim.mask, sim.context, 16)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    last = load_estimator(tmp_path / "checkpoint.msgpack", which="last")
+    assert last.n_theta == 2
+    with pytest.raises(ValueError, match="resume=True"):
+        train(_config(), TOY.simulate, TOY.prior, tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"training\.learning_rate"):
+        train(
+            _config(learning_rate=0.5),
+            TOY.simulate,
+            TOY.prior,
+            tmp_path,
+            progress=False,
+            resume=True,
+        )
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path):
+    """Train 2N steps straight vs N, stop, resume N: identical parameters (CPU, same seed)."""
+    cfg = _config(steps=20, checkpoint_every=20)
+    straight = train(cfg, TOY.simulate, TOY.prior, tmp_path / "a", progress=False)
+    first = train(cfg, TOY.simulate, TOY.prior, tmp_path / "b", progress=False, until_step=10)
+    assert first.step == 10
+    resumed = train(cfg, TOY.simulate, TOY.prior, tmp_path / "b", progress=False, resume=True)
+    assert resumed.step == 20
+    for a, b in zip(_params(straight), _params(resumed), strict=True):
+        np.testing.assert_array_equal(a, b)
+    hist_a = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
+    hist_b = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+
+    def strip(lines):
+        return [{k: v for k, v in json.loads(x).items() if k != "sims_per_s"} for x in lines]
+
+    assert strip(hist_a) == strip(hist_b)
+    assert resumed.best_val_loss == straight.best_val_loss
+
+
+def test_stored_arrays_and_early_stopping(tmp_path):
+    data = jax.jit(lambda k: simulate_batch(TOY.simulate, TOY.prior, k, 64))(jax.random.key(5))
+    res = train(
+        _config(steps=10), None, TOY.prior, tmp_path / "stored", dataset=data, progress=False
+    )
+    assert res.step == 10 and np.isfinite(res.best_val_loss)
+    with pytest.raises(ValueError, match="more than n_val"):
+        train(_config(n_val=64), None, TOY.prior, tmp_path / "x", dataset=data, progress=False)
+    # A learning rate too small to change the float32 parameters: validation never improves.
+    cfg = _config(steps=50, learning_rate=1e-30, val_every=1, patience=2, checkpoint_every=50)
+    stop = train(cfg, TOY.simulate, TOY.prior, tmp_path / "stop", progress=False)
+    assert stop.stopped_early and stop.step == 3
+    again = train(cfg, TOY.simulate, TOY.prior, tmp_path / "stop", progress=False, resume=True)
+    assert again.stopped_early and again.step == 3
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="warmup_steps"):
+        TrainingConfig(steps=10, warmup_steps=10).validate()
+    with pytest.raises(ValueError, match="num_heads"):
+        EstimatorConfig(pooling="attention", embed_dim=10, num_heads=4).validate()

@@ -104,3 +104,113 @@ def test_bank_simulate_plot_end_to_end(tmp_path, capsys, monkeypatch):
     png = tmp_path / "hubble.png"
     assert main(["plot", "hubble", str(mock), "-o", str(png), "--undetected"]) == 0
     assert png.stat().st_size > 10_000
+
+
+def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch):
+    """A tiny run through the real simulator: train, resume, joint posterior netCDF."""
+    monkeypatch.chdir(ROOT)
+    exp_text = (ROOT / "configs" / "quickstart.yaml").read_text()
+    tiny = yaml.safe_load(exp_text)
+    tiny["simulator"]["survey"].update(n_max=512, counts=40)
+    tiny["inference"] = {
+        "estimator": {
+            "embed_dim": 16,
+            "summary_dim": 16,
+            "hidden": 32,
+            "flow_layers": 2,
+            "local_flow_layers": 2,
+            "flow_hidden": 32,
+        },
+        "training": {
+            "steps": 12,
+            "batch_size": 4,
+            "warmup_steps": 2,
+            "n_pilot": 8,
+            "n_val": 4,
+            "val_every": 6,
+            "log_every": 3,
+            "checkpoint_every": 6,
+            "local_subsample": 8,
+        },
+    }
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny))
+    bank, mock, run = tmp_path / "bank.h5", tmp_path / "mock.fits", tmp_path / "run"
+    assert main(["bank", str(config), "-o", str(bank), "--n", "2000", "--quiet"]) == 0
+    assert main(["simulate", str(config), "--bank", str(bank), "-o", str(mock)]) == 0
+    assert main(["train", str(config), "--bank", str(bank), "-o", str(run), "--quiet"]) == 0
+    for name in ("checkpoint.msgpack", "metrics.jsonl", "loss_curve.png", "experiment.yaml"):
+        assert (run / name).is_file()
+    # An existing run is never silently retrained (resuming needs --resume).
+    assert main(["train", str(config), "--bank", str(bank), "-o", str(run), "--quiet"]) == 2
+    capsys.readouterr()
+    post = tmp_path / "post.nc"
+    assert main(["infer", str(run), str(mock), "-o", str(post), "--num-samples", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "Om0" in out and "posterior written" in out
+
+    import arviz as az
+
+    from cigars.io import read_mock
+
+    idata = az.from_netcdf(post)
+    n_obj = len(read_mock(mock)[0])
+    assert idata.posterior["Om0"].shape == (1, 20)
+    assert idata.posterior["z_obj"].shape == (1, 20, n_obj)
+    z = idata.posterior["z_obj"].values
+    assert np.all((z >= 0.02) & (z <= 1.5))
+
+
+def test_infer_rejects_bad_catalogues(tmp_path):
+    from cigars.config import Experiment, from_dict
+    from cigars.experiment import catalogue_arrays
+    from cigars.io import read_mock
+
+    exp = load_experiment(ROOT / "configs" / "quickstart.yaml")
+    table = _tiny_table(exp)
+    data, context, mask = catalogue_arrays(table, exp)
+    assert mask.sum() == len(table) and data.shape[0] == exp.simulator.survey.n_max
+    bad = table.copy()
+    bad["m_b"][1] = np.nan
+    with pytest.raises(ValueError, match=r"cat.fits: row 1, column 'm_b'"):
+        catalogue_arrays(bad, exp, source="cat.fits")
+    bad = table.copy()
+    bad["var_x1"][0] = 0.0
+    with pytest.raises(ValueError, match=r"row 0, column 'var_x1'.*positive"):
+        catalogue_arrays(bad, exp, source="cat.fits")
+    with pytest.raises(ValueError, match="missing column 'host_mag_u'"):
+        catalogue_arrays(table[[c for c in table.colnames if c != "host_mag_u"]], exp)
+    small = from_dict(
+        Experiment,
+        {
+            **_as_dict(exp),
+            "simulator": {**_as_dict(exp)["simulator"], "survey": {"type": "lsst", "n_max": 2}},
+        },
+    )
+    with pytest.raises(ValueError, match="more than the model's padded maximum"):
+        catalogue_arrays(table, small)
+    del read_mock
+
+
+def _as_dict(exp):
+    from cigars.config import to_dict
+
+    return to_dict(exp)
+
+
+def _tiny_table(exp):
+    from astropy.table import Table
+
+    rng = np.random.default_rng(0)
+    n = 5
+    t = Table()
+    for f in exp.bands.filters:
+        b = f.split("-")[-1]
+        t[f"host_mag_{b}"] = rng.uniform(18, 24, n)
+        t[f"host_mag_err_{b}"] = np.full(n, 0.01)
+    for c in ("m_b", "x1", "c"):
+        t[c] = rng.normal(size=n)
+    for c in ("var_m_b", "var_x1", "var_c"):
+        t[c] = np.full(n, 0.01)
+    t["z_spec"] = [0.3, np.nan, np.nan, 0.5, np.nan]
+    return t

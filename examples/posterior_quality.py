@@ -56,8 +56,8 @@ def main(argv=None):
             lo, hi = np.quantile(draws, [(1 - level / 100) / 2, (1 + level / 100) / 2], axis=0)
             inside[level].append((lo <= np.asarray(theta)) & (np.asarray(theta) <= hi))
         m = np.asarray(mask) & (np.asarray(context)[:, 1] == 0)
-        zmean = np.nanmean(np.asarray(local_draws)[:, :, 0], axis=0)
-        dz.append(zmean[m] - np.asarray(local)[m, 0])
+        zmean = np.asarray(local_draws)[:, m, 0].mean(axis=0)
+        dz.append(zmean - np.asarray(local)[m, 0])
         ztrue.append(np.asarray(local)[m, 0])
         print(f"mock {i + 1}/{args.n_mocks}: {int(np.asarray(mask).sum())} SNe", flush=True)
     cover = {level: np.mean(v, axis=0) for level, v in inside.items()}

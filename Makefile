@@ -33,6 +33,7 @@ demo: $(STAMP)
 	rm -rf $(DEMO)/run
 	$(VENV)/bin/cigars train $(CONFIG) --bank $(DEMO)/bank.h5 -o $(DEMO)/run
 	$(VENV)/bin/cigars infer $(DEMO)/run $(DEMO)/mock.fits -o $(DEMO)/posterior.nc
+	$(VENV)/bin/cigars plot posterior $(DEMO)/posterior.nc --mock $(DEMO)/mock.fits -o $(DEMO)
 	@echo "demo: done; outputs under $(DEMO)/"
 
 bench: $(STAMP)

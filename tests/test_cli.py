@@ -159,6 +159,10 @@ def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch):
     assert idata.posterior["z_obj"].shape == (1, 20, n_obj)
     z = idata.posterior["z_obj"].values
     assert np.all((z >= 0.02) & (z <= 1.5))
+    figs = tmp_path / "figs"
+    assert main(["plot", "posterior", str(post), "--mock", str(mock), "-o", str(figs)]) == 0
+    assert (figs / "corner.png").stat().st_size > 10_000
+    assert (figs / "photoz.png").stat().st_size > 10_000
 
 
 def test_infer_rejects_bad_catalogues(tmp_path):

@@ -130,6 +130,42 @@ def _cmd_infer(args) -> int:
     return 0
 
 
+def _cmd_plot_posterior(args) -> int:
+    from pathlib import Path
+
+    import arviz as az
+    import numpy as np
+
+    from cigars.io import read_mock
+    from cigars.plots import plot_corner, plot_photoz
+
+    idata = az.from_netcdf(args.posterior)
+    post = idata.posterior
+    names = [v for v in post.data_vars if not v.endswith("_obj")]
+    samples = {n: np.asarray(post[n]).ravel() for n in names}
+    truth = None
+    table = None
+    if args.mock is not None:
+        table, truth, _, _ = read_mock(args.mock)
+    out = Path(args.output)
+    written = [plot_corner(samples, out / "corner.png", truth=truth, names=names)]
+    z = np.asarray(post["z_obj"]).reshape(-1, post["z_obj"].shape[-1])
+    if table is not None and "true_z" in table.colnames:
+        written.append(
+            plot_photoz(z, np.asarray(table["true_z"]), out / "photoz.png", label="true z")
+        )
+    else:
+        z_spec = np.asarray(idata.observed_data["z_spec"])
+        has = np.isfinite(z_spec)
+        if has.any():
+            written.append(
+                plot_photoz(z[:, has], z_spec[has], out / "photoz.png", label="spectroscopic z")
+            )
+    for path in written:
+        print(f"figure written: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cigars`` command."""
     parser = argparse.ArgumentParser(
@@ -210,6 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--undetected", action="store_true", help="also draw the SNe that failed selection"
     )
     p.set_defaults(func=_cmd_plot_hubble)
+    p = sub_plot.add_parser(
+        "posterior", help="corner plot of the globals and per-object photo-z of a posterior"
+    )
+    p.add_argument("posterior", help="posterior netCDF (from `cigars infer`)")
+    p.add_argument("--mock", default=None, help="the mock it was inferred from (truths)")
+    p.add_argument("-o", "--output", default="posterior-plots", help="output folder")
+    p.set_defaults(func=_cmd_plot_posterior)
     return parser
 
 

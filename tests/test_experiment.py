@@ -54,3 +54,27 @@ def test_reference_configs_hold_the_reference_truth():
         (0.3, 0.7, -12.15, -0.1)
     )
     assert exp.sps.type_name == "speculator"
+
+
+def test_file_features_equal_simulated_features(monkeypatch):
+    """`infer` reads a catalogue file into exactly the vectors training saw from the simulator."""
+    import jax
+    import numpy as np
+
+    from cigars.experiment import catalogue_arrays, observed_features
+    from cigars.io import catalogue_table
+    from cigars.simulate import simulate
+
+    monkeypatch.chdir(ROOT)
+    exp = load_experiment(ROOT / "configs" / "quickstart.yaml")
+    sim = exp.simulator.build(toy_host_table(3000, seed=3), exp.cosmology)
+    _, cat = simulate(sim, jax.random.key(11), experiment_truth(exp))
+    data, context = observed_features(cat)
+    keep = np.asarray(cat.mask)
+    bands = tuple(f.split("-")[-1] for f in exp.bands.filters)
+    table = catalogue_table(cat.to_numpy(), bands)
+    file_data, file_context, file_mask = catalogue_arrays(table, exp)
+    n = int(keep.sum())
+    assert n > 0 and file_mask.sum() == n
+    np.testing.assert_allclose(file_data[:n], np.asarray(data)[keep], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(file_context[:n], np.asarray(context)[keep], rtol=1e-6, atol=1e-6)

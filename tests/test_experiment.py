@@ -62,7 +62,7 @@ def test_file_features_equal_simulated_features(monkeypatch):
     import numpy as np
 
     from cigars.experiment import catalogue_arrays, observed_features
-    from cigars.io import catalogue_table
+    from cigars.io import band_labels, catalogue_table
     from cigars.simulate import simulate
 
     monkeypatch.chdir(ROOT)
@@ -71,7 +71,7 @@ def test_file_features_equal_simulated_features(monkeypatch):
     _, cat = simulate(sim, jax.random.key(11), experiment_truth(exp))
     data, context = observed_features(cat)
     keep = np.asarray(cat.mask)
-    bands = tuple(f.split("-")[-1] for f in exp.bands.filters)
+    bands = band_labels(exp.bands.filters)
     table = catalogue_table(cat.to_numpy(), bands)
     file_data, file_context, file_mask = catalogue_arrays(table, exp)
     n = int(keep.sum())

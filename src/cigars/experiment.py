@@ -76,7 +76,7 @@ def simulate_mock(
     """
     from cigars.hosts import load_bank
     from cigars.io import provenance
-    from cigars.io._mock import catalogue_table, write_mock
+    from cigars.io._mock import band_labels, catalogue_table, write_mock
     from cigars.simulate import simulate
 
     bank = load_bank(bank_path)
@@ -89,7 +89,7 @@ def simulate_mock(
             f"the survey drew {int(cat.n_sn_total)} SNe, more than simulator.survey.n_max = "
             f"{cat.n_slots}: raise n_max"
         )
-    bands = tuple(b.split("-")[-1] for b in bank.band_names)
+    bands = band_labels(bank.band_names)
     table = catalogue_table(cat.to_numpy(), bands)
     undetected = None
     if include_undetected:
@@ -294,7 +294,9 @@ def catalogue_arrays(table, exp: Experiment, *, source: str = "catalogue"):
         ValueError: naming the file, row and column of a missing column, a non-finite value, a
             non-positive variance or error, or a survey larger than the model's ``n_max``.
     """
-    bands = [f.split("-")[-1] for f in exp.bands.filters]
+    from cigars.io import band_labels
+
+    bands = list(band_labels(exp.bands.filters))
     n_max = exp.simulator.survey.n_max
     n = len(table)
     if n == 0:

@@ -1,7 +1,7 @@
 """Input/output: provenance records, atomic writes, catalogue readers and posterior files."""
 
 from cigars.io._checkpoint import load_checkpoint, read_checkpoint_metadata, save_checkpoint
-from cigars.io._mock import catalogue_table, read_mock, write_mock
+from cigars.io._mock import band_labels, catalogue_table, read_mock, write_mock
 from cigars.io._provenance import (
     atomic_path,
     atomic_write_text,
@@ -13,6 +13,7 @@ from cigars.io._provenance import (
 __all__ = [
     "atomic_path",
     "atomic_write_text",
+    "band_labels",
     "catalogue_table",
     "git_sha",
     "load_checkpoint",

@@ -26,7 +26,7 @@ from astropy.table import Table
 
 from cigars.io._provenance import atomic_path
 
-__all__ = ["OBSERVED_COLUMNS", "catalogue_table", "read_mock", "write_mock"]
+__all__ = ["OBSERVED_COLUMNS", "band_labels", "catalogue_table", "read_mock", "write_mock"]
 
 OBSERVED_COLUMNS = ("m_b", "x1", "c", "var_m_b", "var_x1", "var_c", "z_spec")
 _RENAME = {
@@ -40,6 +40,11 @@ _RENAME = {
 }
 _TRUE_RENAME = {"z_cos": "z"}
 _SKIP = {"mask", "valid", "has_spec"}
+
+
+def band_labels(filters) -> tuple[str, ...]:
+    """Column labels of bands from speclite filter names (``lsst2023-u`` -> ``u``)."""
+    return tuple(name.split("-")[-1] for name in filters)
 
 
 def catalogue_table(rows: Mapping[str, np.ndarray], band_names: tuple[str, ...]) -> Table:

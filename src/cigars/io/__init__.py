@@ -9,6 +9,7 @@ from cigars.io._provenance import (
     provenance,
     write_run_metadata,
 )
+from cigars.io._reference import read_reference_mock
 
 __all__ = [
     "atomic_path",
@@ -20,6 +21,7 @@ __all__ = [
     "provenance",
     "read_checkpoint_metadata",
     "read_mock",
+    "read_reference_mock",
     "save_checkpoint",
     "write_mock",
     "write_run_metadata",

@@ -212,7 +212,8 @@ def _tiny_table(exp):
         b = f.split("-")[-1]
         t[f"host_mag_{b}"] = rng.uniform(18, 24, n)
         t[f"host_mag_err_{b}"] = np.full(n, 0.01)
-    for c in ("m_b", "x1", "c"):
+    t["m_b"] = rng.uniform(20.0, 24.0, n)
+    for c in ("x1", "c"):
         t[c] = rng.normal(size=n)
     for c in ("var_m_b", "var_x1", "var_c"):
         t[c] = np.full(n, 0.01)

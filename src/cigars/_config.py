@@ -219,12 +219,13 @@ def from_dict(
         cls = base.registry[type_name]
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(data) - set(fields), key=str)
     if unknown:
         raise ConfigError(
-            f"unknown key {unknown[0]!r}; expected one of {sorted(fields)}",
+            f"unknown key {unknown[0]!r}; expected one of {sorted(fields)}"
+            + (" (YAML reads on/off/yes/no as true/false)" if isinstance(unknown[0], bool) else ""),
             file=file,
-            key=dotted + unknown[0],
+            key=dotted + str(unknown[0]),
         )
     kwargs = {}
     for name, f in fields.items():

@@ -115,12 +115,23 @@ def _cmd_train(args) -> int:
 def _cmd_infer(args) -> int:
     import numpy as np
 
-    from cigars.experiment import infer_catalogue
+    from cigars.experiment import drop_report_path, infer_catalogue
 
     idata, names = infer_catalogue(
-        args.run_dir, args.data, args.output, num_samples=args.num_samples, seed=args.seed
+        args.run_dir,
+        args.data,
+        args.output,
+        num_samples=args.num_samples,
+        seed=args.seed,
+        columns=args.columns,
+        drop_invalid=args.drop_invalid,
     )
     post = idata.posterior
+    if args.drop_invalid:
+        print(
+            f"skipped {idata.attrs['n_dropped']} invalid rows of {idata.attrs['n_read']}: "
+            f"listed in {drop_report_path(args.output)}"
+        )
     print(f"posterior written: {args.output} ({args.num_samples} joint draws)")
     print(f"{'parameter':>12} {'mean':>10} {'sd':>9} {'3%':>10} {'97%':>10}")
     for name in names:
@@ -231,10 +242,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="joint posterior of globals and every object's latents for a catalogue",
     )
     p.add_argument("run_dir", help="training run directory (from `cigars train`)")
-    p.add_argument("data", help="catalogue FITS (the `cigars simulate` format)")
+    p.add_argument(
+        "data",
+        help="catalogue: a `cigars simulate` mock, or CSV/ECSV/FITS/SNANA (.gz too) with --columns",
+    )
     p.add_argument("-o", "--output", required=True, help="output ArviZ netCDF file")
     p.add_argument("--num-samples", type=int, default=1000, help="joint posterior draws")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed")
+    p.add_argument(
+        "--columns",
+        default=None,
+        metavar="MAP",
+        help="column map: a YAML file or a shipped map (pantheonplus, des-sn5yr)",
+    )
+    p.add_argument(
+        "--drop-invalid",
+        action="store_true",
+        help="skip invalid rows (listed in OUTPUT.dropped.json) instead of failing",
+    )
     p.set_defaults(func=_cmd_infer)
 
     p_plot = sub.add_parser("plot", help="figures")

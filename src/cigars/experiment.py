@@ -288,51 +288,34 @@ def catalogue_arrays(table, exp: Experiment, *, source: str = "catalogue"):
 
     The columns are those :func:`cigars.io.write_mock` writes (``host_mag_<band>``,
     ``host_mag_err_<band>``, ``m_b``, ``x1``, ``c``, ``var_m_b``, ``var_x1``, ``var_c``,
-    ``z_spec``).
+    ``z_spec``); :func:`cigars.io.read_catalogue` turns other files into them. The table is
+    first checked by :func:`cigars.io.validate_catalogue` (every row must be valid).
 
     Raises:
-        ValueError: naming the file, row and column of a missing column, a non-finite value, a
-            non-positive variance or error, or a survey larger than the model's ``n_max``.
+        CatalogueError: (a ``ValueError``) naming the file, row and column of every problem:
+            a missing column or band, a non-finite value, a non-positive variance or error, a
+            value outside the physical or trained range, a duplicate ID, or a survey larger
+            than the model's ``n_max``.
     """
-    from cigars.io import band_labels
+    from cigars.io import CatalogueLimits, band_labels, validate_catalogue
+    from cigars.io._validate import as_float
 
+    limits = CatalogueLimits.from_experiment(exp)
+    validate_catalogue(table, limits, source=source)
     bands = list(band_labels(exp.bands.filters))
-    n_max = exp.simulator.survey.n_max
+    n_max = limits.n_max
     n = len(table)
-    if n == 0:
-        raise ValueError(f"{source}: the catalogue has no rows")
-    if n > n_max:
-        raise ValueError(
-            f"{source}: {n} objects, more than the model's padded maximum "
-            f"simulator.survey.n_max = {n_max}"
-        )
     needed = (
         [f"host_mag_{b}" for b in bands]
         + ["m_b", "x1", "c", "var_m_b", "var_x1", "var_c"]
         + [f"host_mag_err_{b}" for b in bands]
     )
-    missing = [c for c in needed + ["z_spec"] if c not in table.colnames]
-    if missing:
-        raise ValueError(
-            f"{source}: missing column {missing[0]!r} (the model was trained on bands {bands})"
-        )
-    cols = {c: np.asarray(table[c], dtype=np.float64) for c in needed}
-    for c, v in cols.items():
-        bad = np.flatnonzero(~np.isfinite(v))
-        if bad.size:
-            raise ValueError(f"{source}: row {bad[0]}, column {c!r}: value {v[bad[0]]} not finite")
-        if c.startswith(("var_", "host_mag_err_")):
-            bad = np.flatnonzero(v <= 0)
-            if bad.size:
-                raise ValueError(
-                    f"{source}: row {bad[0]}, column {c!r}: {v[bad[0]]} must be positive"
-                )
-    z_spec = np.asarray(table["z_spec"], dtype=np.float64)
-    has = np.isfinite(z_spec)
     data = np.zeros((n_max, len(needed)))
     for j, c in enumerate(needed):
-        v = cols[c]
+        v = as_float(table[c])[0]
         data[:n, j] = np.log(v) if c.startswith(("var_", "host_mag_err_")) else v
+    z_spec = as_float(table["z_spec"])[0]
+    has = np.isfinite(z_spec)
     context = np.zeros((n_max, 2))
     context[:n, 0] = np.where(has, z_spec, 0.0)
     context[:n, 1] = has
@@ -348,20 +331,47 @@ def infer_catalogue(
     *,
     num_samples: int = 1000,
     seed: int = 0,
+    columns=None,
+    drop_invalid: bool = False,
 ):
     """Joint posterior draws for an observed (or mock) catalogue, written as ArviZ netCDF.
 
+    The catalogue is read with :func:`cigars.io.read_catalogue` (through the column map
+    ``columns``, if given) and validated against the run's model before anything is computed.
+    With ``drop_invalid``, invalid rows are skipped and listed in ``OUTPUT.dropped.json``
+    (``post.nc`` -> ``post.dropped.json``); the posterior's ``source_row`` observed variable
+    gives each object's row in the file. Both files are written atomically.
+
+    Args:
+        run_dir: the training run.
+        data_path: the catalogue file.
+        output: the netCDF file to write.
+        num_samples: joint posterior draws.
+        seed: PRNG seed.
+        columns: a column map, its YAML path or a shipped map's name; None for cigars columns.
+        drop_invalid: skip invalid rows instead of failing.
+
     Returns:
         ``(idata, names)``: the InferenceData written and the global parameter names.
+
+    Raises:
+        CatalogueError: (a ``ValueError``) naming file, row and column of invalid data.
     """
     import arviz as az
 
     from cigars.inference import load_estimator, sample_posterior
-    from cigars.io import atomic_path, provenance
-    from cigars.io._mock import read_mock
+    from cigars.io import (
+        atomic_path,
+        provenance,
+        read_catalogue,
+        validate_catalogue,
+        write_drop_report,
+    )
 
     exp, bank_path = load_run(run_dir)
-    table, _, _, _ = read_mock(data_path)
+    read = read_catalogue(data_path, columns)
+    checked = validate_catalogue(read, exp, source=str(data_path), drop_invalid=drop_invalid)
+    table = checked.table
     data, context, mask = catalogue_arrays(table, exp, source=str(data_path))
     estimator = load_estimator(run_dir)
     names = tuple(exp.prior.build(experiment_truth(exp)).names)
@@ -374,7 +384,12 @@ def infer_catalogue(
     posterior = {name: theta[None, :, j] for j, name in enumerate(names)}
     posterior.update({f"{name}_obj": local[None, :, :, k] for k, name in enumerate(LOCAL_NAMES)})
     dims = {f"{name}_obj": ["object"] for name in LOCAL_NAMES}
-    observed = {c: np.asarray(table[c]) for c in table.colnames if not c.startswith("true_")}
+    observed = {
+        c: _netcdf_column(table[c])
+        for c in table.colnames
+        if not c.startswith("true_") and table[c].ndim == 1
+    }
+    observed["source_row"] = checked.rows
     idata = az.from_dict(
         posterior=posterior,
         observed_data=observed,
@@ -384,12 +399,36 @@ def infer_catalogue(
             "experiment": yaml_dump(to_dict(exp)),
             "run_dir": str(run_dir),
             "data": str(data_path),
+            "n_read": checked.n_read,
+            "n_dropped": len(checked.dropped_rows),
             **{k: str(v) for k, v in provenance().items()},
         },
     )
     with atomic_path(output) as tmp:
         idata.to_netcdf(str(tmp), engine="h5netcdf")
+    if drop_invalid:
+        write_drop_report(drop_report_path(output), checked, read)
     return idata, names
+
+
+def drop_report_path(output: str | Path) -> Path:
+    """Where ``infer --drop-invalid`` lists skipped rows (``post.nc`` -> ``post.dropped.json``)."""
+    return Path(output).with_suffix(".dropped.json")
+
+
+def _netcdf_column(column) -> np.ndarray:
+    """A table column as a plain array netCDF can store (text as str, masked as NaN)."""
+    values = np.asarray(getattr(column, "data", column))
+    if values.dtype.kind == "S":
+        return np.char.decode(values, "utf-8", errors="replace").astype(str)
+    if values.dtype.kind == "O":
+        return values.astype(str)
+    mask = np.ma.getmaskarray(column)
+    if mask.any():
+        values = values.astype(np.float64) if values.dtype.kind in "biuf" else values.astype(str)
+        if values.dtype.kind == "f":
+            values[mask] = np.nan
+    return values
 
 
 def yaml_dump(data) -> str:

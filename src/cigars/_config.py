@@ -140,6 +140,9 @@ def _convert(tp: Any, value: Any, key: str, file) -> Any:
             if type(None) in args:
                 return None
             fail()
+        non_none = [a for a in args if a is not type(None)]
+        if len(non_none) == 1:  # X | None: report X's own error (e.g. a nested unknown key)
+            return _convert(non_none[0], value, key, file)
         for arg in args:
             if arg is type(None):
                 continue

@@ -194,7 +194,12 @@ def read_table(path: str | Path, format: str = "auto", *, hdu=None) -> Table:
     if fmt == "fits":
         return _fits_table(path, hdu)
     try:
-        return Table.read(path, format=f"ascii.{fmt}", guess=False)
+        with _open_text(path) as f:
+            text = f.read()
+    except (UnicodeDecodeError, OSError, EOFError) as err:
+        raise _error(path, f"cannot read as a text table: {err}") from None
+    try:
+        return Table.read(text, format=f"ascii.{fmt}", guess=False)
     except Exception as err:  # astropy raises many types for malformed text tables
         raise _error(path, f"cannot read as {fmt.upper()}: {type(err).__name__}: {err}") from None
 

@@ -1,0 +1,148 @@
+"""Stored training simulations: many simulated surveys as estimator inputs, on disk (HDF5).
+
+``cigars simulations`` writes them and ``cigars train --simulations`` trains from them instead of
+simulating inside each step (for a simulator too slow to run in the training loop, or to train
+several estimators on the same set).
+
+File layout: datasets ``theta`` (n, n_theta), ``locals`` (n, n_max, n_local), ``data``
+(n, n_max, n_feat), ``mask`` (n, n_max) and ``context`` (n, n_max, n_ctx), float32 except the
+boolean mask, leading axis = simulation; ``chunk_done`` (n_chunks,); attributes ``format``
+(:data:`SIMULATIONS_FORMAT`), ``config`` (YAML: what was simulated, compared on resume),
+``provenance`` and ``complete``. Chunk i holds simulations [i chunk, (i + 1) chunk) and is drawn
+from ``fold_in(key(seed), i)``. While written the file is ``<path>.partial``; an interrupted run
+resumes at the first unfinished chunk, and the file is renamed when complete.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+__all__ = ["SIMULATIONS_FORMAT", "read_simulations", "write_simulations"]
+
+SIMULATIONS_FORMAT = "cigars-simulations-1"
+_FIELDS = ("theta", "locals", "data", "mask", "context")
+
+
+def write_simulations(
+    path: str | os.PathLike,
+    simulate_chunk: Callable[[int], Any],
+    *,
+    n: int,
+    chunk_size: int,
+    config: Mapping[str, Any],
+    metadata: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write ``n`` simulations in chunks, resumably.
+
+    Args:
+        path: output HDF5 file.
+        simulate_chunk: ``i -> Simulation`` of ``chunk_size`` simulations for chunk ``i``
+            (deterministic in ``i``); only the first rows of the last chunk are kept.
+        n: number of simulations.
+        chunk_size: simulations per chunk (part of ``config``: changing it changes the draws).
+        config: what is simulated (experiment, seed, ...); must match when resuming.
+        metadata: provenance (not compared).
+        overwrite: replace a complete file at ``path``.
+        progress: show a progress bar.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        ValueError: bad sizes, or a partial file written with other settings.
+    """
+    from cigars.inference import as_simulation
+
+    path = Path(path)
+    part = path.with_name(path.name + ".partial")
+    if n < 1 or chunk_size < 1:
+        raise ValueError(f"n ({n}) and chunk_size ({chunk_size}) must be positive")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    config_yaml = yaml.safe_dump(
+        {"format": SIMULATIONS_FORMAT, "n": n, "chunk_size": chunk_size, **dict(config)},
+        sort_keys=False,
+    )
+    n_chunks = math.ceil(n / chunk_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = h5py.File(part, "r+") if part.exists() else None
+    if f is not None and f.attrs.get("config") != config_yaml:
+        f.close()
+        raise ValueError(
+            f"cannot resume {part}: it was written with different settings; delete it to start over"
+        )
+    try:
+        if f is None:
+            f = h5py.File(part, "w")
+            f.attrs["format"] = SIMULATIONS_FORMAT
+            f.attrs["config"] = config_yaml
+            f.attrs["complete"] = False
+            f.create_dataset("chunk_done", shape=(n_chunks,), dtype="u1", fillvalue=0)
+        done = np.asarray(f["chunk_done"][...], dtype=bool)
+        with tqdm(
+            total=n_chunks,
+            initial=int(done.sum()),
+            desc=f"simulations {path.name}",
+            unit="chunk",
+            disable=not progress,
+        ) as bar:
+            for i in np.flatnonzero(~done):
+                sim = as_simulation(simulate_chunk(int(i)))
+                start = int(i) * chunk_size
+                m = min(chunk_size, n - start)
+                for name in _FIELDS:
+                    values = np.asarray(getattr(sim, name))[:m]
+                    dtype = bool if name == "mask" else np.float32
+                    if name not in f:
+                        f.create_dataset(
+                            name,
+                            shape=(n, *values.shape[1:]),
+                            dtype=dtype,
+                            chunks=(min(chunk_size, n), *values.shape[1:]),
+                        )
+                    f[name][start : start + m] = values.astype(dtype)
+                f["chunk_done"][i] = 1
+                f.flush()
+                bar.update(1)
+        f.attrs["provenance"] = yaml.safe_dump(dict(metadata or {}), sort_keys=False)
+        f.attrs["complete"] = True
+    finally:
+        f.close()
+    os.replace(part, path)
+    return path
+
+
+def read_simulations(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """Read stored simulations.
+
+    Returns:
+        ``(simulation, config)``: a :class:`~cigars.inference.Simulation` of numpy arrays and
+        the recorded config.
+
+    Raises:
+        ValueError: naming the file if it is not a complete cigars simulation file.
+    """
+    from cigars.inference import Simulation
+
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from None
+    with f:
+        if f.attrs.get("format") != SIMULATIONS_FORMAT:
+            raise ValueError(f"{path}: not a cigars simulation file (format {SIMULATIONS_FORMAT})")
+        if not f.attrs.get("complete", False):
+            raise ValueError(f"{path}: incomplete simulation file")
+        config = yaml.safe_load(f.attrs["config"])
+        arrays = {name: f[name][...] for name in _FIELDS}
+    return Simulation(**arrays), config

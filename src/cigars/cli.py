@@ -91,6 +91,25 @@ def _cmd_plot_hubble(args) -> int:
     return 0
 
 
+def _cmd_simulations(args) -> int:
+    from cigars.config import load_experiment
+    from cigars.experiment import simulate_training_set
+
+    exp = load_experiment(args.config)
+    path = simulate_training_set(
+        exp,
+        args.bank,
+        args.output,
+        args.n,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    print(f"training set written: {path} ({args.n} simulated surveys)")
+    return 0
+
+
 def _cmd_train(args) -> int:
     from cigars.config import load_experiment
     from cigars.experiment import train_experiment
@@ -103,7 +122,12 @@ def _cmd_train(args) -> int:
             )
         )
     result = train_experiment(
-        exp, args.bank, args.output, resume=args.resume, progress=not args.quiet
+        exp,
+        args.bank,
+        args.output,
+        resume=args.resume,
+        progress=not args.quiet,
+        simulations=args.simulations,
     )
     print(
         f"training done: {result.step} steps, best validation loss {result.best_val_loss:.4f}"
@@ -177,6 +201,34 @@ def _cmd_plot_posterior(args) -> int:
     return 0
 
 
+def _cmd_validate(args) -> int:
+    from pathlib import Path
+
+    from cigars.validate import validate_run
+
+    report = validate_run(
+        args.run_dir,
+        args.output,
+        n_sims=args.n_sims,
+        num_samples=args.num_samples,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    print(f"{'check':<32} {'value':>10} {'threshold':>12}  result")
+    for c in report["checks"]:
+        name = f"{c['section']}: {c['name']}"
+        threshold = f"{c['op']} {c['threshold']:.3g}"
+        verdict = "pass" if c["passed"] else "FAIL"
+        print(f"{name:<32} {c['value']:>10.4g} {threshold:>12}  {verdict}")
+    v = report["verdict"]
+    summary = "all passed" if v["passed"] else f"{v['n_failed']} failed"
+    print(f"validation: {v['n_checks']} checks, {summary} ({report['n_sims']} simulated surveys)")
+    out = Path(args.output)
+    print(f"report written: {out / 'report.json'}")
+    print(f"figures written: {', '.join(str(out / f) for f in report['figures'])}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cigars`` command."""
     parser = argparse.ArgumentParser(
@@ -223,6 +275,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser(
+        "simulations",
+        help="simulate N surveys from the prior into a training-set file",
+        description="Simulate N surveys from the prior (the estimator's inputs and the true "
+        "parameters) into HDF5, for `cigars train --simulations`. Interrupted runs resume "
+        "from OUTPUT.partial.",
+    )
+    p.add_argument("config", help="experiment YAML file (needs a simulator section)")
+    p.add_argument("--bank", required=True, help="galaxy bank HDF5 (from `cigars bank`)")
+    p.add_argument("-n", type=int, required=True, help="number of simulated surveys")
+    p.add_argument("-o", "--output", required=True, help="output HDF5 file")
+    p.add_argument("--seed", type=int, default=None, help="PRNG seed (default: config seed)")
+    p.add_argument("--chunk-size", type=int, default=64, help="surveys per jitted call")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_simulations)
+
+    p = sub.add_parser(
         "train",
         help="train the neural posterior (fresh simulations in every step)",
         description="Train the hierarchical neural posterior estimator of an experiment, "
@@ -234,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--steps", type=int, default=None, help="override inference.training.steps")
+    p.add_argument(
+        "--simulations",
+        default=None,
+        help="train from a stored training set (`cigars simulations`) instead of on the fly",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
@@ -278,6 +352,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mock", default=None, help="the mock it was inferred from (truths)")
     p.add_argument("-o", "--output", default="posterior-plots", help="output folder")
     p.set_defaults(func=_cmd_plot_posterior)
+
+    p = sub.add_parser(
+        "validate",
+        help="calibration checks of a trained run on fresh simulations (SBC, coverage, TARP, "
+        "recovery, photo-z)",
+        description="Simulate N surveys from the run's prior with its simulator and bank, draw "
+        "from the run's posterior for each, and write REPORT_DIR/report.json (every number, "
+        "each check with its threshold and pass/fail, the verdict), draws.npz and PNG figures.",
+    )
+    p.add_argument("run_dir", help="training run directory (from `cigars train`)")
+    p.add_argument("-o", "--output", required=True, help="report folder")
+    p.add_argument("--n-sims", type=int, default=100, help="number of simulated surveys")
+    p.add_argument("--num-samples", type=int, default=500, help="posterior draws per survey")
+    p.add_argument(
+        "--seed", type=int, default=12345, help="PRNG seed of the surveys (not the training's)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_validate)
     return parser
 
 

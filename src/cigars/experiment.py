@@ -11,7 +11,13 @@ import numpy as np
 
 from cigars.config import Experiment, to_dict
 
-__all__ = ["experiment_truth", "simulate_mock", "simulator_for"]
+__all__ = [
+    "experiment_truth",
+    "simulate_mock",
+    "simulate_training_set",
+    "simulator_for",
+    "train_experiment",
+]
 
 
 def experiment_truth(exp: Experiment, overrides: Mapping[str, float] | None = None):
@@ -222,6 +228,48 @@ def npe_problem(exp: Experiment, bank):
 RUN_FILE = "experiment.yaml"
 
 
+def _simulated_part(exp: Experiment) -> dict[str, Any]:
+    """The sections of an experiment that define its simulations (not the estimator)."""
+    return {k: v for k, v in to_dict(exp).items() if k not in ("name", "inference")}
+
+
+def simulate_training_set(
+    exp: Experiment,
+    bank_path: str | Path,
+    output: str | Path,
+    n: int,
+    *,
+    seed: int | None = None,
+    chunk_size: int = 64,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Simulate ``n`` surveys from the prior into a training-set file (resumable).
+
+    Each chunk of ``chunk_size`` surveys is one jitted, vmapped call of the same simulator
+    that :func:`train_experiment` runs on the fly; chunk i uses ``fold_in(key(seed), i)``.
+    """
+    from cigars.hosts import load_bank
+    from cigars.inference import simulate_batch
+    from cigars.io import provenance
+    from cigars.io._simulations import write_simulations
+
+    seed = exp.seed if seed is None else seed
+    simulate_one, prior, _ = npe_problem(exp, load_bank(bank_path))
+    draw = jax.jit(lambda k: simulate_batch(simulate_one, prior, k, chunk_size))
+    key = jax.random.key(seed)
+    return write_simulations(
+        output,
+        lambda i: jax.device_get(draw(jax.random.fold_in(key, i))),
+        n=n,
+        chunk_size=chunk_size,
+        config={"seed": seed, "experiment": _simulated_part(exp)},
+        metadata={**provenance(), "bank": str(Path(bank_path).resolve())},
+        overwrite=overwrite,
+        progress=progress,
+    )
+
+
 def train_experiment(
     exp: Experiment,
     bank_path: str | Path,
@@ -229,12 +277,18 @@ def train_experiment(
     *,
     resume: bool = False,
     progress: bool = True,
+    simulations: str | Path | None = None,
 ):
     """Train the experiment's neural posterior with simulations drawn inside each jitted step.
 
     Records the resolved experiment and the bank's path in ``run_dir/experiment.yaml`` (the
     estimator's own config, checkpoints, metrics and loss curve are written by
-    :func:`cigars.inference.train`).
+    :func:`cigars.inference.train`). With ``simulations`` (a :func:`simulate_training_set`
+    file of the same experiment), trains from those stored surveys instead; their last
+    ``n_val`` surveys are the validation set.
+
+    Raises:
+        ValueError: if the stored simulations come from a different experiment.
 
     Returns:
         The :class:`~cigars.inference.TrainResult`.
@@ -247,6 +301,16 @@ def train_experiment(
 
     run_dir = Path(run_dir)
     simulate_one, prior, local_bounds = npe_problem(exp, load_bank(bank_path))
+    dataset = None
+    if simulations is not None:
+        from cigars.io._simulations import read_simulations
+
+        dataset, stored = read_simulations(simulations)
+        if stored.get("experiment") != _simulated_part(exp):
+            raise ValueError(
+                f"{simulations}: simulated with a different experiment than {exp.name!r} "
+                "(compare `cigars config show` with the file's config attribute)"
+            )
     record = {"bank": str(Path(bank_path).resolve()), "experiment": to_dict(exp)}
     run_file = run_dir / RUN_FILE
     if resume and run_file.exists():
@@ -257,10 +321,11 @@ def train_experiment(
     atomic_write_text(run_file, yaml.safe_dump(record, sort_keys=False))
     return train(
         exp.inference,
-        simulate_one,
+        None if dataset is not None else simulate_one,
         prior,
         run_dir,
         local_bounds=local_bounds,
+        dataset=dataset,
         resume=resume,
         progress=progress,
     )

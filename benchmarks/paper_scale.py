@@ -187,11 +187,11 @@ def run(args) -> dict:
     _write(report_path, report)
 
     # 3. training -----------------------------------------------------------------------------
-    steps = max(int(steps_per_s * args.train_seconds), 200)
+    steps = max(int(steps_per_s * args.train_seconds), args.min_steps)
     tcfg = exp.inference.training.replace(
         steps=steps,
         batch_size=args.batch_size,
-        warmup_steps=max(steps // 20, 10),
+        warmup_steps=max(min(steps // 20, 500), 1),
         n_pilot=args.n_pilot,
         n_val=args.n_val,
         val_every=max(steps // 10, 1),
@@ -301,6 +301,7 @@ def main(argv=None) -> int:
     parser.add_argument("--train-seconds", type=float, default=240.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--probe-steps", type=int, default=20)
+    parser.add_argument("--min-steps", type=int, default=200)
     parser.add_argument("--n-pilot", type=int, default=256)
     parser.add_argument("--n-val", type=int, default=128)
     parser.add_argument("--num-samples", type=int, default=1000)

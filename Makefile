@@ -34,7 +34,9 @@ demo: $(STAMP)
 	$(VENV)/bin/cigars train $(CONFIG) --bank $(DEMO)/bank.h5 -o $(DEMO)/run
 	$(VENV)/bin/cigars infer $(DEMO)/run $(DEMO)/mock.fits -o $(DEMO)/posterior.nc
 	$(VENV)/bin/cigars plot posterior $(DEMO)/posterior.nc --mock $(DEMO)/mock.fits -o $(DEMO)
+	$(VENV)/bin/cigars validate $(DEMO)/run -o $(DEMO)/validation --n-sims 30 --num-samples 200
 	@echo "demo: done; outputs under $(DEMO)/"
+	@echo "demo: validation report $(DEMO)/validation/report.json, figures $(DEMO)/validation/*.png"
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="training run directory (from `cigars train`)")
     p.add_argument("-o", "--output", required=True, help="report folder")
     p.add_argument("--n-sims", type=int, default=100, help="number of simulated surveys")
-    p.add_argument("--num-samples", type=int, default=500, help="posterior draws per survey")
+    p.add_argument("--num-samples", type=int, default=300, help="posterior draws per survey")
     p.add_argument(
         "--seed", type=int, default=12345, help="PRNG seed of the surveys (not the training's)"
     )

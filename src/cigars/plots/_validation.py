@@ -78,6 +78,9 @@ def plot_rank_histograms(
         )
         ax.stairs(expected, edges, color="0.4", lw=0.8)
         ax.stairs(counts[:, j], edges, fill=True, color="C0", alpha=0.7)
+        low = min(lo.min(), counts[:, j].min())
+        if low > 0.5 * expected.max():  # many ranks per bin: zoom in on the band
+            ax.set_ylim(bottom=0.9 * low)
         label = name if p_values is None else f"{name}  p={p_values[j]:.2g}"
         ax.set_title(label, fontsize=8)
         ax.set_xticks([])

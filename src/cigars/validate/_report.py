@@ -209,7 +209,8 @@ def diagnose(
             draws.names,
         ),
         "note": "p-values per parameter; with d parameters a calibrated estimator fails at least "
-        "one p >= sbc_p check with probability about 1 - (1 - sbc_p)^d",
+        "one p >= sbc_p check with probability about 1 - (1 - sbc_p)^d; the chi-square "
+        "approximation wants about 5 expected ranks per bin (n_sims >= 40 or so)",
     }
     for j, name in enumerate(draws.names):
         checks.append(

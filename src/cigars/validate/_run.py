@@ -166,7 +166,7 @@ def validate_run(
     output: str | Path,
     *,
     n_sims: int = 100,
-    num_samples: int = 500,
+    num_samples: int = 300,
     seed: int = 12345,
     thresholds: Thresholds | None = None,
     progress: bool = True,

@@ -42,3 +42,11 @@ def test_refuses_a_file_that_is_not_a_reference_mock(tmp_path):
     np.savez(bad, snobs=np.zeros((3, 6)))
     with pytest.raises(ValueError, match="missing array 'gmags_obs'"):
         read_reference_mock(bad)
+
+
+def test_read_catalogue_dispatches_npz_to_the_reference_reader():
+    from cigars.io import read_catalogue
+
+    table = read_catalogue(REF / "mock-1.6k.npz")
+    assert len(table) == 1578
+    assert table.meta["filters"][0] == "lsst2023-u"

@@ -416,7 +416,8 @@ def read_catalogue(path: str | Path, columns: ColumnMap | str | Path | None = No
     """Read an observed catalogue into cigars columns.
 
     Args:
-        path: the catalogue file (CSV, ECSV, FITS, SNANA text; ``.gz`` allowed).
+        path: the catalogue file (CSV, ECSV, FITS, SNANA text; ``.gz`` allowed; ``.npz``: a
+            reference-implementation mock, :func:`~cigars.io.read_reference_mock`).
         columns: a :class:`~cigars.io.ColumnMap`, a shipped map's name (``pantheonplus``,
             ``des-sn5yr``) or a map YAML file; None for a file already in cigars columns
             (e.g. a ``cigars simulate`` mock).
@@ -436,6 +437,13 @@ def read_catalogue(path: str | Path, columns: ColumnMap | str | Path | None = No
     if columns is None:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
+        if path.suffix == ".npz":
+            from cigars.io._reference import BANDS, read_reference_mock
+
+            table, _ = read_reference_mock(path)
+            table.meta["filters"] = [f"lsst2023-{b}" for b in BANDS]
+            table.meta["source"] = str(path)
+            return table
         fmt = table_format(path)
         if fmt == "fits":
             from astropy.io import fits

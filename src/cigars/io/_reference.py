@@ -32,7 +32,8 @@ REFERENCE_NAMES = {
     "step_M_logmass": "step_M",
     "step_M_logmass_loc": "step_loc",
 }
-_BANDS = ("u", "g", "r", "i", "z", "y")
+#: The LSST bands of the reference mocks, in the order of ``gmags_obs``.
+BANDS = ("u", "g", "r", "i", "z", "y")
 #: The reference's fixed host photometric error (MODEL.md section 9).
 HOST_MAG_ERR = 0.01
 #: Reference latent name -> cigars ``true_*`` column name.
@@ -75,15 +76,15 @@ def read_reference_mock(path: str | Path) -> tuple[Table, dict[str, float]]:
             raise ValueError(f"{path}: missing array {name!r}; not a CIGaRS reference mock")
     mags, sn = arrays["gmags_obs"], arrays["snobs"]
     n = len(sn)
-    if mags.shape != (n, len(_BANDS)) or sn.shape != (n, 6):
+    if mags.shape != (n, len(BANDS)) or sn.shape != (n, 6):
         raise ValueError(
             f"{path}: gmags_obs {mags.shape} and snobs {sn.shape} must be (N, 6) with the same N"
         )
     table = Table()
     table["id"] = np.arange(n, dtype=np.int64)
-    for j, band in enumerate(_BANDS):
+    for j, band in enumerate(BANDS):
         table[f"host_mag_{band}"] = mags[:, j].astype(np.float64)
-    for band in _BANDS:
+    for band in BANDS:
         table[f"host_mag_err_{band}"] = np.full(n, HOST_MAG_ERR)
     for j, col in enumerate(("m_b", "x1", "c", "var_m_b", "var_x1", "var_c")):
         table[col] = sn[:, j].astype(np.float64)

@@ -1,0 +1,54 @@
+"""Likelihood-based reference posteriors: numpyro models over the simulator's own physics.
+
+* :class:`SNModel`, :class:`SNData`, :func:`sn_log_likelihood` - the SN Ia model with known
+  redshifts and hosts (Tripp + host terms, x1/c population and SN dust marginalised).
+* :class:`SelectionGrid`, :func:`selection_grid`, :func:`detection_probability` - the
+  selection normalisation of each detected supernova.
+* numpyro models :func:`sn_model`, :func:`standardised_model` (:class:`StandardisedData`);
+  :func:`run_nuts`, :func:`nuts_idata`.
+"""
+
+from cigars.likelihood._models import (
+    StandardisedData,
+    sample_theta,
+    sn_model,
+    standardised_log_likelihood,
+    standardised_model,
+)
+from cigars.likelihood._nuts import nuts_idata, run_nuts
+from cigars.likelihood._selection import (
+    SelectionGrid,
+    detection_probability,
+    log_detection_probability,
+    selection_grid,
+)
+from cigars.likelihood._sn import (
+    SNData,
+    SNModel,
+    distance_modulus_hel,
+    mean_magnitude,
+    population_loading,
+    rv_quadrature,
+    sn_log_likelihood,
+)
+
+__all__ = [
+    "SNData",
+    "StandardisedData",
+    "nuts_idata",
+    "run_nuts",
+    "sample_theta",
+    "sn_model",
+    "standardised_log_likelihood",
+    "standardised_model",
+    "SNModel",
+    "SelectionGrid",
+    "detection_probability",
+    "distance_modulus_hel",
+    "log_detection_probability",
+    "mean_magnitude",
+    "population_loading",
+    "rv_quadrature",
+    "selection_grid",
+    "sn_log_likelihood",
+]

@@ -149,6 +149,7 @@ def _cmd_infer(args) -> int:
         seed=args.seed,
         columns=args.columns,
         drop_invalid=args.drop_invalid,
+        photo_z=args.photo_z,
     )
     post = idata.posterior
     if args.drop_invalid:
@@ -333,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--drop-invalid",
         action="store_true",
         help="skip invalid rows (listed in OUTPUT.dropped.json) instead of failing",
+    )
+    p.add_argument(
+        "--photo-z",
+        action="store_true",
+        help="ignore spectroscopic redshifts: infer every host's redshift from photometry",
     )
     p.set_defaults(func=_cmd_infer)
 

@@ -398,6 +398,7 @@ def infer_catalogue(
     seed: int = 0,
     columns=None,
     drop_invalid: bool = False,
+    photo_z: bool = False,
 ):
     """Joint posterior draws for an observed (or mock) catalogue, written as ArviZ netCDF.
 
@@ -415,6 +416,8 @@ def infer_catalogue(
         seed: PRNG seed.
         columns: a column map, its YAML path or a shipped map's name; None for cigars columns.
         drop_invalid: skip invalid rows instead of failing.
+        photo_z: ignore the catalogue's spectroscopic redshifts (every host's redshift is then
+            inferred from its photometry and SN; ``z_spec`` stays in the observed data).
 
     Returns:
         ``(idata, names)``: the InferenceData written and the global parameter names.
@@ -438,6 +441,8 @@ def infer_catalogue(
     checked = validate_catalogue(read, exp, source=str(data_path), drop_invalid=drop_invalid)
     table = checked.table
     data, context, mask = catalogue_arrays(table, exp, source=str(data_path))
+    if photo_z:
+        context = np.zeros_like(context)
     estimator = load_estimator(run_dir)
     names = tuple(exp.prior.build(experiment_truth(exp)).names)
     theta, local = sample_posterior(
@@ -466,6 +471,7 @@ def infer_catalogue(
             "data": str(data_path),
             "n_read": checked.n_read,
             "n_dropped": len(checked.dropped_rows),
+            "photo_z": int(photo_z),
             **{k: str(v) for k, v in provenance().items()},
         },
     )

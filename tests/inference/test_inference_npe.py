@@ -212,3 +212,17 @@ def test_globals_only_model_and_wrong_shapes(key):
         HierarchicalNPE(
             SMALL, n_theta=2, n_local=0, n_feat=1, theta_bounds=([0.0], [1.0]), rngs=nnx.Rngs(0)
         )
+
+
+def test_local_draws_do_not_depend_on_how_many_slots_the_flows_run_on(key):
+    """sample_posterior runs the per-object flows on the valid objects only (n_active < n_max);
+    the draws must equal those of the flows over every slot."""
+    model = _randomise(_model(local_bounds=([0.02], [1.5])), key, scale=1.0)
+    data = jax.random.normal(key, (40, 2))
+    mask = jnp.zeros(40, bool).at[jnp.array([3, 7, 8, 21, 39])].set(True)
+    context = jnp.ones((40, 1))
+    theta, local = sample_posterior(model, jax.random.key(2), data, mask, context, 50)
+    full = nnx.jit(lambda m: m.sample(jax.random.key(2), data, mask, context, 50))(model)
+    np.testing.assert_allclose(theta, full[0], rtol=1e-6)
+    np.testing.assert_allclose(local, full[1], rtol=1e-5, atol=1e-6, equal_nan=True)
+    assert np.isfinite(np.asarray(local)[:, np.asarray(mask)]).all()

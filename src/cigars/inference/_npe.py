@@ -382,8 +382,13 @@ class HierarchicalNPE(nnx.Module):
         num_samples: int,
         *,
         chunk_size: int = 256,
+        n_active: int | None = None,
     ) -> tuple[Float[Array, "s n_theta"], Float[Array, "s n_sn n_local"]]:
-        """Joint posterior draws for one survey (see :func:`~cigars.inference.sample_posterior`)."""
+        """Joint posterior draws for one survey (see :func:`~cigars.inference.sample_posterior`).
+
+        ``n_active`` (static, at least the number of valid objects): the per-object flows run on
+        the valid objects gathered into that many slots instead of all ``n_max``.
+        """
         context = self.resolve_context(data, context)
         if data.ndim != 2 or data.shape[-1] != self.n_feat:
             raise ValueError(f"sample: data must be (n_max, {self.n_feat}), got {data.shape}")
@@ -401,12 +406,21 @@ class HierarchicalNPE(nnx.Module):
         if self.local_flow is None:
             return theta, jnp.zeros((num_samples, data.shape[0], 0), theta.dtype)
 
+        n_max = data.shape[0]
+        m = n_max if n_active is None else min(int(n_active), n_max)
+        # Valid objects first (stable), so the first m slots hold every valid object.
+        order = jnp.argsort(~mask, stable=True)[:m]
+        e_act, c_act = e[order], c[order]
+
         def one(args):
             zt, k = args
-            ctx = self._local_context(e, zt, s, c)
-            z = jax.random.normal(k, (data.shape[0], self.n_local), ctx.dtype)
+            ctx = self._local_context(e_act, zt, s, c_act)
+            # Noise drawn for every slot, then gathered: draws do not depend on ``n_active``.
+            z = jax.random.normal(k, (n_max, self.n_local), ctx.dtype)[order]
             return self.z_to_local(self.local_flow.from_base(z, ctx))
 
         keys = jax.random.split(k_l, num_samples)
         local = jax.lax.map(one, (z_theta, keys), batch_size=max(1, min(chunk_size, num_samples)))
-        return theta, jnp.where(mask[None, :, None], local, jnp.nan)
+        local = jnp.where(mask[order][None, :, None], local, jnp.nan)
+        full = jnp.full((num_samples, n_max, self.n_local), jnp.nan, local.dtype)
+        return theta, full.at[:, order].set(local)

@@ -6,6 +6,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from cigars._types import Array, Bool, Float, Key
@@ -14,10 +15,12 @@ from cigars.inference._npe import HierarchicalNPE
 __all__ = ["sample_posterior"]
 
 
-@functools.partial(jax.jit, static_argnums=(0, 6, 7))
-def _sample(graphdef, state, key, data, mask, context, num_samples, chunk_size):
+@functools.partial(jax.jit, static_argnums=(0, 6, 7, 8))
+def _sample(graphdef, state, key, data, mask, context, num_samples, chunk_size, n_active):
     model = nnx.merge(graphdef, state)
-    return model.sample(key, data, mask, context, num_samples, chunk_size=chunk_size)
+    return model.sample(
+        key, data, mask, context, num_samples, chunk_size=chunk_size, n_active=n_active
+    )
 
 
 def sample_posterior(
@@ -57,4 +60,18 @@ def sample_posterior(
     mask = jnp.asarray(mask, bool)
     context = estimator.resolve_context(data, None if context is None else jnp.asarray(context))
     graphdef, state = nnx.split(estimator)
-    return _sample(graphdef, state, key, data, mask, context, int(num_samples), int(chunk_size))
+    # The per-object flows run on the valid objects only, padded to a power of two (so surveys
+    # of similar size share one compilation).
+    n_valid = int(np.sum(np.asarray(mask)))
+    n_active = min(int(data.shape[0]), 1 << max(n_valid - 1, 0).bit_length())
+    return _sample(
+        graphdef,
+        state,
+        key,
+        data,
+        mask,
+        context,
+        int(num_samples),
+        int(chunk_size),
+        n_active,
+    )

@@ -22,6 +22,7 @@ from cigars.hosts import (
     SPSConfig,
 )
 from cigars.inference import NPEConfig
+from cigars.likelihood import LikelihoodConfig
 from cigars.simulate import PriorConfig, SimulatorConfig, TruthConfig
 
 __all__ = [
@@ -51,6 +52,7 @@ class Experiment(Config):
         prior: the prior over the global parameters (inferred ones).
         truth: the true global parameters used by ``cigars simulate``.
         inference: the neural posterior estimator and its training schedule.
+        likelihood: the likelihood model of ``cigars infer --method nuts`` (``None``: none).
     """
 
     name: str = "experiment"
@@ -64,6 +66,7 @@ class Experiment(Config):
     prior: PriorConfig = PriorConfig()
     truth: TruthConfig = TruthConfig()
     inference: NPEConfig = NPEConfig()
+    likelihood: LikelihoodConfig | None = None
 
 
 def load_experiment(path: str | Path) -> Experiment:

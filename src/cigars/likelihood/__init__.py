@@ -6,8 +6,18 @@
   selection normalisation of each detected supernova.
 * numpyro models :func:`sn_model`, :func:`standardised_model` (:class:`StandardisedData`);
   :func:`run_nuts`, :func:`nuts_idata`.
+* ``cigars infer --method nuts``: :func:`infer_nuts` over the experiment's ``likelihood`` section
+  (:class:`LikelihoodConfig`: ``standardised``, ``tripp``); :func:`read_covariance` reads a
+  Pantheon+ ``.cov`` file.
 """
 
+from cigars.likelihood._config import (
+    LikelihoodConfig,
+    SamplerConfig,
+    StandardisedLikelihoodConfig,
+    TrippLikelihoodConfig,
+)
+from cigars.likelihood._infer import infer_nuts, nuts_problem, read_covariance, summary_rows
 from cigars.likelihood._models import (
     StandardisedData,
     sample_theta,
@@ -33,6 +43,14 @@ from cigars.likelihood._sn import (
 )
 
 __all__ = [
+    "LikelihoodConfig",
+    "SamplerConfig",
+    "StandardisedLikelihoodConfig",
+    "TrippLikelihoodConfig",
+    "infer_nuts",
+    "nuts_problem",
+    "read_covariance",
+    "summary_rows",
     "SNData",
     "StandardisedData",
     "nuts_idata",

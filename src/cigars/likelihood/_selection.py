@@ -154,7 +154,9 @@ def selection_grid(
     )
     moving_lo = np.abs(coarse - coarse[:, :1]) > tol
     moving_hi = np.abs(coarse - coarse[:, -1:]) > tol
-    at_edge = moving_lo[:, 0] | moving_hi[:, -1]
+    at_edge = (np.abs(coarse[:, 1] - coarse[:, 0]) > tol) | (
+        np.abs(coarse[:, -1] - coarse[:, -2]) > tol
+    )
     if at_edge.any():
         i = int(np.flatnonzero(at_edge)[0])
         raise ValueError(

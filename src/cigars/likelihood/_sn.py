@@ -50,7 +50,11 @@ from flax import struct
 from jax.scipy.special import log_ndtr, logsumexp
 
 from cigars._types import Array, Float
-from cigars.cosmology import transverse_comoving_distance
+from cigars.cosmology import (
+    tabulate,
+    tabulated_transverse_comoving_distance,
+    transverse_comoving_distance,
+)
 from cigars.sn import (
     AV_PER_TAU,
     IndependentSNDust,
@@ -279,15 +283,23 @@ def distance_modulus_hel(
     z_cos: Float[Array, " n_sn"],
     z_hel: Float[Array, " n_sn"],
     cosmology: str = "lambdacdm",
+    n_table: int | None = 256,
 ) -> Float[Array, " n_sn"]:
     r""":math:`\mu = 5\log_{10}[(1 + z_\mathrm{hel}) D_M(z_\mathrm{cos}) / 10\,\mathrm{pc}]` [mag].
 
     The ``pantheon`` convention of :class:`~cigars.survey.ObserveRedshifts` (Carr et al. 2022),
-    with :math:`D_M` from :func:`~cigars.cosmology.transverse_comoving_distance` of
-    :func:`~cigars.survey.cosmology_from_theta`.
+    with :math:`D_M` of :func:`~cigars.survey.cosmology_from_theta` computed as the simulator's
+    :class:`~cigars.survey.ComputeDistances` does: a :func:`~cigars.cosmology.tabulate` table of
+    ``n_table`` points up to just beyond the largest redshift (relative error ~1e-10 in float64
+    for 256 points), or, with ``n_table=None``, by direct quadrature at every redshift
+    (:func:`~cigars.cosmology.transverse_comoving_distance`).
     """
     cosmo = cosmology_from_theta(theta, cosmology)
-    dm = transverse_comoving_distance(cosmo, z_cos)
+    if n_table is None:
+        dm = transverse_comoving_distance(cosmo, z_cos)
+    else:
+        table = tabulate(cosmo, 1.001 * jnp.max(z_cos) + 1e-3, n_table)
+        dm = tabulated_transverse_comoving_distance(table, z_cos)
     return 5.0 * jnp.log10((1.0 + z_hel) * dm) + 25.0
 
 

@@ -136,11 +136,56 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_infer_nuts(args) -> int:
+    import numpy as np
+
+    from cigars.config import load_experiment
+    from cigars.likelihood import infer_nuts, summary_rows
+
+    used = [f for f in ("columns", "drop_invalid", "photo_z") if getattr(args, f)]
+    if used:
+        raise ValueError(
+            f"--{used[0].replace('_', '-')} applies to --method npe; with --method nuts set "
+            "likelihood.column_map / likelihood.columns in the config"
+        )
+    exp = load_experiment(args.run_dir)
+    idata, names = infer_nuts(
+        exp,
+        args.data,
+        args.output,
+        cov_path=args.cov,
+        seed=args.seed,
+        num_samples=args.num_samples,
+        progress=True,
+    )
+    n_div = int(np.asarray(idata.sample_stats["diverging"]).sum())
+    post = idata.posterior
+    print(
+        f"posterior written: {args.output} (NUTS, {post.sizes['chain']} chains x "
+        f"{post.sizes['draw']} draws, {idata.attrs['n_objects']} objects, {n_div} divergences)"
+    )
+    print(
+        f"{'parameter':>12} {'mean':>10} {'sd':>9} {'3%':>10} {'97%':>10} {'r_hat':>7} {'ess':>7}"
+    )
+    for r in summary_rows(idata, names):
+        print(
+            f"{r['name']:>12} {r['mean']:>10.4f} {r['sd']:>9.4f} {r['q03']:>10.4f} "
+            f"{r['q97']:>10.4f} {r['r_hat']:>7.3f} {r['ess']:>7.0f}"
+        )
+    return 0
+
+
 def _cmd_infer(args) -> int:
     import numpy as np
 
     from cigars.experiment import drop_report_path, infer_catalogue
 
+    if args.method == "nuts":
+        return _cmd_infer_nuts(args)
+    if args.cov is not None:
+        raise ValueError("--cov applies to --method nuts")
+    if args.num_samples is None:
+        args.num_samples = 1000
     idata, names = infer_catalogue(
         args.run_dir,
         args.data,
@@ -316,13 +361,36 @@ def build_parser() -> argparse.ArgumentParser:
         "infer",
         help="joint posterior of globals and every object's latents for a catalogue",
     )
-    p.add_argument("run_dir", help="training run directory (from `cigars train`)")
+    p.add_argument(
+        "run_dir",
+        help="training run directory (from `cigars train`); with --method nuts: an experiment "
+        "config with a likelihood section",
+    )
     p.add_argument(
         "data",
         help="catalogue: a `cigars simulate` mock, or CSV/ECSV/FITS/SNANA (.gz too) with --columns",
     )
     p.add_argument("-o", "--output", required=True, help="output ArviZ netCDF file")
-    p.add_argument("--num-samples", type=int, default=1000, help="joint posterior draws")
+    p.add_argument(
+        "--method",
+        choices=("npe", "nuts"),
+        default="npe",
+        help="npe: the trained neural posterior (default); nuts: a likelihood-based reference "
+        "posterior of a spectroscopic SN sample (numpyro NUTS, float64)",
+    )
+    p.add_argument(
+        "--cov",
+        default=None,
+        metavar="FILE",
+        help="--method nuts: covariance of the standardised magnitudes in Pantheon+ .cov "
+        "format (N, then N^2 values, over all rows of DATA)",
+    )
+    p.add_argument(
+        "--num-samples",
+        type=int,
+        default=None,
+        help="joint posterior draws (npe, default 1000); draws per chain (nuts, default: config)",
+    )
     p.add_argument("--seed", type=int, default=0, help="PRNG seed")
     p.add_argument(
         "--columns",

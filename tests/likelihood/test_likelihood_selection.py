@@ -65,11 +65,17 @@ def _monte_carlo(key, population, dust, observe, selection, data):
     mu = distance_modulus_hel(THETA, data.z_cos, data.z_hel)
     out = []
     for i in range(data.n):
-        row = {f: getattr(data, f)[i] for f in ("z_cos", "z_hel", "logmass", "logzsol", "age_gyr", "dust2")}
+        row = {
+            f: getattr(data, f)[i]
+            for f in ("z_cos", "z_hel", "logmass", "logzsol", "age_gyr", "dust2")
+        }
         keys = jax.random.split(jax.random.fold_in(key, i), N_REPEAT)
         out.append(
             np.mean(
-                [float(_mc_batch(k, population, dust, observe, selection, THETA, row, mu[i])) for k in keys]
+                [
+                    float(_mc_batch(k, population, dust, observe, selection, THETA, row, mu[i]))
+                    for k in keys
+                ]
             )
         )
     return np.array(out)
@@ -80,7 +86,9 @@ def test_matches_monte_carlo_logistic(key, x64, dust):
     data = _data()
     population, observe, selection = SampleIntrinsic(), ObserveSupernovae(), LogisticSelection()
     model = SNModel.from_components(population, dust, observe, "lambdacdm")
-    p = np.asarray(detection_probability(model, THETA, data, selection_grid(selection, model, data)))
+    p = np.asarray(
+        detection_probability(model, THETA, data, selection_grid(selection, model, data))
+    )
     mc = _monte_carlo(key, population, dust, observe, selection, data)
     assert np.sum((p > 0.03) & (p < 0.97)) >= 2  # the cases span the selection's transition
     np.testing.assert_allclose(p, mc, atol=1e-3)
@@ -94,7 +102,9 @@ def test_matches_monte_carlo_reference_table(key, x64, shared_data):
     population, observe, dust = SampleIntrinsic(), ObserveSupernovae(), IndependentSNDust()
     selection = TableSelection.from_npz(path)
     model = SNModel.from_components(population, dust, observe, "lambdacdm")
-    p = np.asarray(detection_probability(model, THETA, data, selection_grid(selection, model, data)))
+    p = np.asarray(
+        detection_probability(model, THETA, data, selection_grid(selection, model, data))
+    )
     mc = _monte_carlo(key, population, dust, observe, selection, data)
     np.testing.assert_allclose(p, mc, atol=1e-3)
 

@@ -49,7 +49,11 @@ def _oracle_gaussian(theta, data, i, model_cosmology="lambdacdm", w_row=None):
     )
     # latent (x, c, M_int) = mean + A @ (sx e1, sc e2, s0 e3)
     a_mat = np.array(
-        [[1, 0, 0], [theta.alpha_c, 1, 0], [theta.alpha + theta.beta * theta.alpha_c, theta.beta, 1]]
+        [
+            [1, 0, 0],
+            [theta.alpha_c, 1, 0],
+            [theta.alpha + theta.beta * theta.alpha_c, theta.beta, 1],
+        ]
     )
     cov_lat = a_mat @ np.diag([1.0, 0.1**2, theta.sigma_res**2]) @ a_mat.T
     mean_lat = np.array([0.0, 0.0, theta.M0 + dm])
@@ -107,7 +111,9 @@ def test_exponential_dust_against_adaptive_quadrature(x64):
     dust = IndependentSNDust()
     model = SNModel.from_components(SampleIntrinsic(), dust, None, "lambdacdm")
     ll = np.asarray(_ll(model, THETA, data))
-    rv_dist = stats.truncnorm((dust.rv_min - dust.rv_mean) / dust.rv_sd, np.inf, dust.rv_mean, dust.rv_sd)
+    rv_dist = stats.truncnorm(
+        (dust.rv_min - dust.rv_mean) / dust.rv_sd, np.inf, dust.rv_mean, dust.rv_sd
+    )
     for i in range(data.n):
         mean, cov = _oracle_gaussian(THETA, data, i)
         y = np.asarray(data.y[i])
@@ -131,7 +137,9 @@ def test_tied_dust_shifts_by_the_host_extinction(x64):
     dust = TiedSNDust(scale=0.5)
     model = SNModel.from_components(SampleIntrinsic(), dust, None, "lambdacdm", n_rv=9)
     ll = np.asarray(_ll(model, THETA, data))
-    rv_dist = stats.truncnorm((dust.rv_min - dust.rv_mean) / dust.rv_sd, np.inf, dust.rv_mean, dust.rv_sd)
+    rv_dist = stats.truncnorm(
+        (dust.rv_min - dust.rv_mean) / dust.rv_sd, np.inf, dust.rv_mean, dust.rv_sd
+    )
     for i in range(data.n):
         mean, cov = _oracle_gaussian(THETA, data, i)
         av = 0.5 * 1.0857362047581294 * float(data.dust2[i])

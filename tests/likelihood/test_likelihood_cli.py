@@ -1,0 +1,258 @@
+"""`cigars infer --method nuts` end to end, the covariance reader, and the Pantheon+ regression
+against the data README's diagonal-error value (Om0 = 0.351 +- 0.019, chi2 = 697, N = 1590)."""
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from cigars.cli import main
+from cigars.config import load_experiment
+from cigars.io import read_catalogue
+from cigars.likelihood import (
+    distance_modulus_hel,
+    nuts_problem,
+    read_covariance,
+    standardised_log_likelihood,
+)
+from cigars.simulate import Theta
+
+CONFIG = """
+name: test-nuts
+seed: 3
+cosmology: {{type: flat_lambdacdm, H0: 70.0, Om0: 0.3}}
+prior:
+  params:
+    Om0: {{uniform: [0.0, 1.0]}}
+    M0: {{uniform: [-21.0, -18.0]}}{extra}
+likelihood:
+  type: {type}
+  z_min: 0.02
+  exclude_calibrators: true
+  sampler: {{num_warmup: 100, num_samples: 150, num_chains: 2}}
+"""
+
+
+@pytest.fixture
+def standardised_file(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 40
+    z = np.sort(rng.uniform(0.01, 1.0, n))
+    err = rng.uniform(0.1, 0.2, n)
+    with jax.enable_x64(True):
+        mu = np.asarray(distance_modulus_hel(Theta(Om0=0.3), z, z, "flat_lambdacdm"))
+    t = Table(
+        {
+            "zHD": z,
+            "zHEL": z,
+            "m_b_corr": mu - 19.3 + err * rng.normal(size=n),
+            "m_b_corr_err_DIAG": err,
+            "IS_CALIBRATOR": (np.arange(n) % 10 == 0).astype(int),
+        }
+    )
+    path = tmp_path / "sample.dat"
+    t.write(path, format="ascii.basic")
+    cov = np.diag(err**2) + 0.01**2  # a common offset term
+    with open(tmp_path / "sample.cov", "w") as f:
+        f.write(f"{n}\n" + "\n".join(f"{v:.10e}" for v in cov.ravel()) + "\n")
+    (tmp_path / "exp.yaml").write_text(CONFIG.format(type="standardised", extra=""))
+    return tmp_path, t
+
+
+def test_cli_nuts_standardised(standardised_file, capsys):
+    tmp, t = standardised_file
+    out = tmp / "post.nc"
+    rc = main(
+        [
+            "infer",
+            "--method",
+            "nuts",
+            str(tmp / "exp.yaml"),
+            str(tmp / "sample.dat"),
+            "-o",
+            str(out),
+            "--cov",
+            str(tmp / "sample.cov"),
+        ]
+    )
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "NUTS, 2 chains x 150 draws" in text and "Om0" in text and "r_hat" in text
+    idata = az.from_netcdf(out)
+    assert set(idata.posterior.data_vars) == {"Om0", "M0"}
+    rows = np.asarray(idata.observed_data["row"])
+    expected = np.flatnonzero((np.asarray(t["zHD"]) > 0.02) & (np.asarray(t["IS_CALIBRATOR"]) != 1))
+    np.testing.assert_array_equal(rows, expected)
+    assert idata.attrs["method"] == "nuts" and idata.attrs["covariance"].endswith("sample.cov")
+    om = np.asarray(idata.posterior["Om0"]).ravel()
+    assert 0.0 < om.mean() < 1.0 and om.std() > 0.01
+
+
+def test_cli_nuts_errors(standardised_file, capsys):
+    tmp, _ = standardised_file
+    bad = tmp / "bad.cov"
+    bad.write_text("3\n1 0 0\n0 1 0\n0 0 1\n")
+    args = [
+        "infer",
+        "--method",
+        "nuts",
+        str(tmp / "exp.yaml"),
+        str(tmp / "sample.dat"),
+        "-o",
+        str(tmp / "x.nc"),
+    ]
+    assert main([*args, "--cov", str(bad)]) == 2
+    assert "the covariance is 3 x 3, the catalogue has 40 rows" in capsys.readouterr().err
+    assert main([*args, "--columns", "pantheonplus"]) == 2
+    assert "--columns applies to --method npe" in capsys.readouterr().err
+    (tmp / "nolik.yaml").write_text("name: x\n")
+    assert (
+        main(
+            [
+                "infer",
+                "--method",
+                "nuts",
+                str(tmp / "nolik.yaml"),
+                str(tmp / "sample.dat"),
+                "-o",
+                str(tmp / "x.nc"),
+            ]
+        )
+        == 2
+    )
+    assert "no 'likelihood' section" in capsys.readouterr().err
+    assert not (tmp / "x.nc").exists()
+
+
+def test_read_covariance_checks(tmp_path):
+    p = tmp_path / "c.cov"
+    p.write_text("2\n1 0.5\n0.5 2\n")
+    np.testing.assert_array_equal(read_covariance(p), [[1, 0.5], [0.5, 2]])
+    p.write_text("2\n1 0.5\n0.4 2\n")
+    with pytest.raises(ValueError, match="not symmetric at"):
+        read_covariance(p)
+    p.write_text("2\n1 0.5 0.5\n")
+    with pytest.raises(ValueError, match="needs 4 values after it, found 3"):
+        read_covariance(p)
+
+
+def test_cli_nuts_tripp(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    n = 60
+    z = np.sort(rng.uniform(0.03, 0.8, n))
+    x1 = rng.normal(size=n)
+    c = 0.1 * rng.normal(size=n)
+    with jax.enable_x64(True):
+        mu = np.asarray(distance_modulus_hel(Theta(Om0=0.3), z, z, "flat_lambdacdm"))
+    m = mu - 19.5 - 0.14 * x1 + 2.2 * c + 0.1 * rng.normal(size=n) + 0.03 * rng.normal(size=n)
+    t = Table(
+        {
+            "z_hd": z,
+            "z_hel": z,
+            "m_b": m,
+            "x1": x1,
+            "c": c,
+            "var_m_b": np.full(n, 0.03**2),
+            "var_x1": np.full(n, 1e-6),
+            "var_c": np.full(n, 1e-6),
+            "host_logmass": rng.uniform(9, 11.5, n),
+            "IS_CALIBRATOR": np.zeros(n, int),
+        }
+    )
+    t.write(tmp_path / "salt.csv", format="ascii.csv")
+    extra = (
+        "\n    alpha: {uniform: [-0.5, 0.2]}\n    beta: {uniform: [0.0, 4.0]}"
+        "\n    sigma_res: {uniform: [0.01, 0.3]}"
+    )
+    (tmp_path / "exp.yaml").write_text(CONFIG.format(type="tripp", extra=extra))
+    exp = load_experiment(tmp_path / "exp.yaml")
+    assert set(exp.prior.params) == {"Om0", "M0", "alpha", "beta", "sigma_res"}
+    rc = main(
+        [
+            "infer",
+            "--method",
+            "nuts",
+            str(tmp_path / "exp.yaml"),
+            str(tmp_path / "salt.csv"),
+            "-o",
+            str(tmp_path / "p.nc"),
+            "--num-samples",
+            "150",
+        ]
+    )
+    assert rc == 0
+    post = az.from_netcdf(tmp_path / "p.nc").posterior
+    beta = np.asarray(post["beta"]).ravel()
+    assert abs(beta.mean() - 2.2) < 4 * beta.std()
+
+
+PANTHEON_OM0, PANTHEON_SD, PANTHEON_CHI2 = 0.351, 0.019, 697.0
+
+
+def _pantheon(shared_data):
+    path = shared_data / "pantheonplus" / "Pantheon+SH0ES.dat"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    return path
+
+
+def test_pantheonplus_diagonal_regression_on_a_grid(shared_data, x64):
+    """The README's own procedure: flat LCDM, zHD > 0.01 (1590 rows), m_b_corr_err_DIAG, M
+    marginalised (here numerically, flat prior) on an Om0 grid; the config and the model used
+    by `cigars infer --method nuts` give the data and the likelihood."""
+    path = _pantheon(shared_data)
+    exp = load_experiment("configs/pantheonplus-flatlcdm.yaml")
+    _, (prior, data, cosmology), names, rows, _ = nuts_problem(
+        exp, read_catalogue(path), source=str(path)
+    )
+    assert rows.size == 1590 and names == ("Om0", "M0")
+    om = np.linspace(0.2, 0.5, 301)
+    m0 = np.linspace(-19.45, -19.25, 201)
+    theta = prior.fixed
+    ll = jax.jit(
+        jax.vmap(
+            jax.vmap(
+                lambda a, b: standardised_log_likelihood(
+                    theta.replace(Om0=a, M0=b), data, cosmology
+                ),
+                in_axes=(None, 0),
+            ),
+            in_axes=(0, None),
+        )
+    )(jnp.asarray(om), jnp.asarray(m0))
+    ll = np.asarray(ll)
+    sigma = np.asarray(jnp.diagonal(data.scale_tril))
+    norm = -np.sum(np.log(sigma)) - 0.5 * rows.size * np.log(2 * np.pi)
+    chi2_min = -2 * (ll.max() - norm)
+    p = np.exp(ll - ll.max()).sum(axis=1)
+    p /= p.sum()
+    mean = np.sum(p * om)
+    sd = np.sqrt(np.sum(p * (om - mean) ** 2))
+    assert mean == pytest.approx(PANTHEON_OM0, abs=0.005)
+    assert sd == pytest.approx(PANTHEON_SD, abs=0.002)
+    assert chi2_min == pytest.approx(PANTHEON_CHI2, abs=1.0)
+
+
+@pytest.mark.slow
+def test_pantheonplus_diagonal_regression_nuts(shared_data, tmp_path, capsys):
+    path = _pantheon(shared_data)
+    out = tmp_path / "pp.nc"
+    rc = main(
+        [
+            "infer",
+            "--method",
+            "nuts",
+            "configs/pantheonplus-flatlcdm.yaml",
+            str(path),
+            "-o",
+            str(out),
+            "--num-samples",
+            "1000",
+        ]
+    )
+    assert rc == 0
+    om = np.asarray(az.from_netcdf(out).posterior["Om0"]).ravel()
+    assert om.mean() == pytest.approx(PANTHEON_OM0, abs=0.005)
+    assert om.std() == pytest.approx(PANTHEON_SD, abs=0.003)

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cigars.sn import sample_categorical_blocked, sample_categorical_rows
+from cigars.sn import (
+    sample_categorical_blocked,
+    sample_categorical_columns,
+    sample_categorical_rows,
+)
 
 
 def chi2_pvalue(counts, probs):
@@ -80,3 +84,19 @@ def test_row_categorical_frequencies_and_zero_columns():
             assert counts[np.argmax(w[i])] == n
         else:
             assert chi2_pvalue(counts, w[i] / w[i].sum()) > 1e-4
+
+
+def test_column_categorical_joint_frequencies_and_zero_weights():
+    """(row, col) pairs drawn with probability w[row, col] / sum(w); zero cells never drawn."""
+    rng = np.random.default_rng(5)
+    w = rng.lognormal(0.0, 1.0, (5, 40))
+    w[rng.uniform(size=w.shape) < 0.3] = 0.0
+    w[:, 7] = 0.0  # a column (galaxy) with no weight at all
+    n = 400_000
+    fn = jax.jit(sample_categorical_columns, static_argnums=(2, 3))
+    row, col = (np.asarray(a) for a in fn(jax.random.key(9), jnp.asarray(w, jnp.float32), n, 8))
+    assert row.dtype == np.int32 and col.dtype == np.int32
+    assert np.all(w[row, col] > 0)
+    counts = np.zeros_like(w)
+    np.add.at(counts, (row, col), 1)
+    assert chi2_pvalue(counts.ravel(), (w / w.sum()).ravel()) > 1e-4

@@ -6,6 +6,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
 import pytest
 from astropy import cosmology as apc
 from scipy import stats
@@ -28,6 +29,8 @@ from cigars.survey import (
     ObserveSpectra,
     ObserveSupernovae,
     cosmology_from_theta,
+    per_host_sample,
+    per_host_standard_normal,
 )
 
 N = 4000
@@ -312,3 +315,29 @@ def test_spectroscopy_validates():
         MagLimitSpectroscopy(m_lim=20.0, fraction=-0.1)
     with pytest.raises(ValueError, match="sigma_z"):
         ObserveSpectra(spectroscopy=FractionSpectroscopy(fraction=0.1), sigma_z=-1.0)
+
+
+@pytest.mark.parametrize("n_host", [None, 300, 50_000])  # per slot (twice), per galaxy
+def test_per_host_draws_are_shared_within_hosts_and_independent_between(n_host):
+    """Both ways of drawing per-host numbers (per galaxy, per slot) give the same law."""
+    n_distinct = 300 if n_host == 300 else 2000
+    host = np.random.default_rng(8).permutation(n_distinct)
+    slots = np.concatenate([host, host[::-1], host])  # each host in three slots
+    eps = np.asarray(
+        jax.jit(per_host_standard_normal, static_argnums=(2, 3, 4))(
+            jax.random.key(3), jnp.asarray(slots), 6, jnp.float32, n_host
+        )
+    )
+    assert eps.shape == (slots.size, 6) and eps.dtype == np.float32
+    first, second, third = np.split(eps, 3)
+    np.testing.assert_array_equal(first, second[::-1])
+    np.testing.assert_array_equal(first, third)
+    assert stats.kstest(first.ravel(), "norm").pvalue > 1e-3
+    assert np.max(np.abs(np.corrcoef(first.T) - np.eye(6))) < 5 / np.sqrt(n_distinct)
+    u = np.asarray(
+        per_host_sample(
+            jax.random.key(4), jnp.asarray(slots), dist.Uniform(-1.0, 1.0), n_host=n_host
+        )
+    )
+    np.testing.assert_array_equal(u[: slots.size // 3], u[2 * slots.size // 3 :])
+    assert stats.kstest(u[:n_distinct], stats.uniform(-1, 2).cdf).pvalue > 1e-3

@@ -126,6 +126,7 @@ def build_simulator(
             sigma_v_kms=survey.sigma_v_kms,
             dipole_kms=survey.dipole_kms,
             mu_convention=survey.mu_convention,
+            n_host=hosts.n_host,
         ),
         ObserveHosts(abs_mag=hosts.abs_mag, noise=host_noise),
         survey.build(),

@@ -6,6 +6,11 @@ Like ``optax.chain``, a simulator applies its stages in order, each with its own
 around one ``vmap`` over keys and parameters. The simulator is passed to ``jit`` as an argument,
 so its arrays (the galaxy bank, tables) are not baked into the compiled program, and a second
 call with the same simulator structure does not recompile.
+
+Random numbers inside a simulation come from the counter-based Philox-4x32-10 generator
+whatever the caller's key type: the simulation key is hashed once into a Philox key
+(``Simulator.prng_impl``, :func:`cigars._prng.rekey`). On CPU, JAX's default threefry2x32 was
+the largest single cost of a survey (see ``cigars._prng``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from cigars._prng import key_data_shape, rekey
 from cigars._types import Key
 from cigars.simulate._theta import Theta
 from cigars.survey._catalogue import AbstractStage, Catalogue
@@ -33,20 +39,23 @@ class Simulator(struct.PyTreeNode):
         n_band: host photometric bands (static).
         keep_host_detected: keep the (n_host,) host-detection work array in the output
             (default ``False``: it is dropped to keep outputs small).
+        prng_impl: PRNG implementation used inside the simulation (``jax.random.key``
+            ``impl`` name; default ``"philox4x32"``), or ``None`` to use the caller's key as is.
     """
 
     stages: tuple[AbstractStage, ...]
     n_max: int = struct.field(pytree_node=False)
     n_band: int = struct.field(pytree_node=False)
     keep_host_detected: bool = struct.field(pytree_node=False, default=False)
+    prng_impl: str | None = struct.field(pytree_node=False, default="philox4x32")
 
     @classmethod
     def chain(cls, stages: Sequence[AbstractStage], n_max: int, n_band: int, **kw) -> Simulator:
         """Build a simulator from a sequence of stages.
 
         Raises:
-            ValueError: if a stage is not an :class:`~cigars.survey.AbstractStage`, or the
-                sizes are not positive ints.
+            ValueError: if a stage is not an :class:`~cigars.survey.AbstractStage`, the
+                sizes are not positive ints, or ``prng_impl`` is unknown.
         """
         stages = tuple(stages)
         for i, s in enumerate(stages):
@@ -57,6 +66,11 @@ class Simulator(struct.PyTreeNode):
         for name, v in (("n_max", n_max), ("n_band", n_band)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"Simulator: {name} must be a positive int, got {v!r}")
+        if kw.get("prng_impl") is not None:
+            try:
+                key_data_shape(kw["prng_impl"])
+            except ValueError as err:
+                raise ValueError(f"Simulator: prng_impl: {err}") from None
         return cls(stages=stages, n_max=n_max, n_band=n_band, **kw)
 
     def __call__(self, key: Key, theta: Theta) -> tuple[Theta, Catalogue]:
@@ -70,7 +84,7 @@ class Simulator(struct.PyTreeNode):
             ``(theta, catalogue)``.
         """
         catalogue = Catalogue.empty(self.n_max, self.n_band)
-        keys = jax.random.split(key, max(len(self.stages), 1))
+        keys = jax.random.split(rekey(key, self.prng_impl), max(len(self.stages), 1))
         for k, stage in zip(keys, self.stages, strict=False):
             catalogue = stage(k, theta, catalogue)
         if not self.keep_host_detected:

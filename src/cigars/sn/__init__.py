@@ -3,8 +3,9 @@
 * DTDs: :class:`AbstractDTD`, :class:`PowerLawDTD` (config kind ``dtd``: ``powerlaw``).
 * SN dust: :class:`AbstractSNDust`, :class:`IndependentSNDust`, :class:`TiedSNDust`
   (config kind ``sn_dust``: ``independent``, ``tied``).
-* Physics: :func:`delta_m`, :func:`tripp_mean_magnitude`; sampling helper
-  :func:`sample_categorical_blocked`; survey size :func:`survey_scale`.
+* Physics: :func:`delta_m`, :func:`tripp_mean_magnitude`; sampling helpers
+  :func:`sample_categorical_blocked`, :func:`sample_categorical_columns`; survey size
+  :func:`survey_scale`.
 * Stages (``stage(key, theta, catalogue) -> catalogue``): :class:`AssignSupernovae`,
   :class:`SampleProgenitors`, :class:`SampleIntrinsic` (config kind ``sn_population``:
   ``tripp``), :class:`ApplySNDust`.
@@ -22,7 +23,11 @@ from cigars.sn._config import (
 from cigars.sn._dtd import AbstractDTD, PowerLawDTD, PreparedBins, log_exprel
 from cigars.sn._dust import AV_PER_TAU, AbstractSNDust, IndependentSNDust, TiedSNDust
 from cigars.sn._population import delta_m, tripp_mean_magnitude
-from cigars.sn._sampling import sample_categorical_blocked, sample_categorical_rows
+from cigars.sn._sampling import (
+    sample_categorical_blocked,
+    sample_categorical_columns,
+    sample_categorical_rows,
+)
 from cigars.sn._stages import (
     ApplySNDust,
     AssignSupernovae,
@@ -53,6 +58,7 @@ __all__ = [
     "delta_m",
     "log_exprel",
     "sample_categorical_blocked",
+    "sample_categorical_columns",
     "sample_categorical_rows",
     "survey_scale",
     "tripp_mean_magnitude",

@@ -10,10 +10,11 @@ host-detection flag, the observer-frame rate is
     N \sim \mathrm{Poisson}\Big(\kappa \sum_{gj} \tilde R_{gj}\Big), \qquad
     (g, j)_i \sim \mathrm{Categorical}(\tilde R_{gj}), \quad i < N,
 
-with :math:`\kappa` the survey-size scale (:func:`survey_scale`). The galaxy of each slot is
-drawn from the galaxy totals :math:`\sum_j \tilde R_{gj}` (blocked inverse CDF, O(n_host)),
-then the bin from that galaxy's :math:`R_{gj}` (O(n_bin) per slot), which is the same joint
-categorical.
+with :math:`\kappa` the survey-size scale (:func:`survey_scale`). Each slot's (galaxy, bin)
+pair is drawn from the joint categorical (:func:`~cigars.sn.sample_categorical_columns`): the
+galaxy from the galaxy totals :math:`\sum_j \tilde R_{gj}` by a blocked inverse CDF, then the
+bin from that galaxy's running sums over bins, computed once per simulation for every galaxy
+(O(n_host n_bin) per simulation, O(log n_host) per slot).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ import numpy as np
 import numpyro.distributions as dist
 from flax import struct
 
+from cigars._prng import rekey
 from cigars.sn._dtd import AbstractDTD, PreparedBins
 from cigars.sn._dust import AbstractSNDust
 from cigars.sn._population import delta_m, tripp_mean_magnitude
-from cigars.sn._sampling import sample_categorical_blocked, sample_categorical_rows
+from cigars.sn._sampling import sample_categorical_columns
 from cigars.survey._catalogue import AbstractStage, Catalogue
 from cigars.survey._hosts import HostTable
 
@@ -43,6 +45,18 @@ __all__ = [
 ]
 
 _LN10 = math.log(10.0)
+
+
+def _fold_rows(op, x: jax.Array) -> jax.Array:
+    """``op`` folded over the (few, static) rows of a 2-d array, as one elementwise pass.
+
+    Equivalent to ``jnp.sum(x, axis=0)`` / ``jnp.max(x, axis=0)`` for ``jnp.add`` /
+    ``jnp.maximum``; XLA's CPU reductions over a short axis are several times slower.
+    """
+    out = x[0]
+    for j in range(1, x.shape[0]):
+        out = op(out, x[j])
+    return out
 
 
 def survey_scale(counts: float, n_host: int, ln_weight: Any = None) -> float:
@@ -85,9 +99,10 @@ class AssignSupernovae(AbstractStage):
     Attributes:
         dtd: the delay-time distribution.
         hosts: the galaxy-bank columns.
-        prepared: (n_host, n_active) prepared bins, ``log_mass`` including
+        prepared: prepared bins stored bin-major, (n_active, n_host) arrays (so the
+            per-simulation work runs along contiguous galaxy rows), ``log_mass`` including
             -log10(1 + z) + ln_weight / ln 10.
-        active_bins: SFH-bin index of each prepared column (static).
+        active_bins: SFH-bin index of each prepared row (static).
         kappa: survey-size scale (:func:`survey_scale`) [yr].
         block_size: branching factor of the categorical sampler (static).
     """
@@ -132,7 +147,7 @@ class AssignSupernovae(AbstractStage):
         active = tuple(int(j) for j in np.flatnonzero(used))
         if not active:
             raise ValueError("AssignSupernovae: no SFH bin can host SNe Ia (check the DTD)")
-        prepared = jax.tree_util.tree_map(lambda a: a[:, np.asarray(active)], prepared)
+        prepared = jax.tree_util.tree_map(lambda a: a[:, np.asarray(active)].T, prepared)
         return cls(
             dtd=dtd,
             hosts=hosts,
@@ -141,6 +156,10 @@ class AssignSupernovae(AbstractStage):
             kappa=float(kappa),
             block_size=int(block_size),
         )
+
+    def _log_rates(self, theta: Any, prepared: PreparedBins) -> jax.Array:
+        """log10 bin rates (n_active, m) of bin-major prepared bins (n_active, m)."""
+        return jax.vmap(self.dtd.log_prepared_rates, in_axes=(None, 1), out_axes=1)(theta, prepared)
 
     def host_rates(self, theta: Any, host_detected: Any = None) -> jax.Array:
         """Observer-frame SN Ia rate of every bank galaxy, summed over SFH bins [yr^-1].
@@ -152,27 +171,35 @@ class AssignSupernovae(AbstractStage):
         Returns:
             (n_host,) rates (including bank weights).
         """
-        log_r = jax.vmap(self.dtd.log_prepared_rates, in_axes=(None, 0))(theta, self.prepared)
-        rate = jnp.sum(jnp.exp(_LN10 * log_r), axis=1)
+        return _fold_rows(jnp.add, self.bin_rates(theta, host_detected))
+
+    def bin_rates(self, theta: Any, host_detected: Any = None) -> jax.Array:
+        """Observer-frame SN Ia rate of every (active bin, galaxy) pair [yr^-1].
+
+        Args:
+            theta: global parameters.
+            host_detected: optional (n_host,) bool; undetected galaxies get rate 0.
+
+        Returns:
+            (n_active, n_host) rates (including bank weights); row j is ``active_bins[j]``.
+        """
+        rate = jnp.exp(_LN10 * self._log_rates(theta, self.prepared))
         if host_detected is not None:
-            rate = jnp.where(host_detected, rate, 0.0)
+            rate = jnp.where(host_detected[None, :], rate, 0.0)
         return rate
 
     def __call__(self, key, theta, catalogue: Catalogue) -> Catalogue:
         """Draw N, the slots' hosts and bins; see the class docstring."""
-        k_n, k_host, k_bin = jax.random.split(key, 3)
+        k_n, k_pair = jax.random.split(key)
         h = self.hosts
-        rate = self.host_rates(theta, catalogue.host_detected)
+        rate = self.bin_rates(theta, catalogue.host_detected)  # (n_active, n_host)
         expected = self.kappa * jnp.sum(rate)
+        # jax.random.poisson needs a threefry key (the simulator's keys are Philox).
+        k_n = rekey(k_n, "threefry2x32")
         n_total = dist.Poisson(expected).sample(k_n).astype(jnp.int32)
         n_slots = catalogue.n_slots
         valid = jnp.arange(n_slots) < n_total
-        host = sample_categorical_blocked(k_host, rate, n_slots, self.block_size)
-
-        slot_bins = jax.tree_util.tree_map(lambda a: a[host], self.prepared)
-        log_r_slot = jax.vmap(self.dtd.log_prepared_rates, in_axes=(None, 0))(theta, slot_bins)
-        rel = jnp.exp(_LN10 * (log_r_slot - jnp.max(log_r_slot, axis=1, keepdims=True)))
-        choice = sample_categorical_rows(k_bin, rel)
+        choice, host = sample_categorical_columns(k_pair, rate, n_slots, self.block_size)
         sfh_bin = jnp.asarray(self.active_bins, jnp.int32)[choice]
         z = h.z[host]
         return catalogue.replace(
@@ -211,9 +238,8 @@ class SampleProgenitors(AbstractStage):
 
     def __call__(self, key, theta, catalogue: Catalogue) -> Catalogue:
         """Draw ages [Gyr]."""
-        edges = self.hosts.log_age_edges[catalogue.host_index]
-        lo = jnp.take_along_axis(edges, catalogue.sfh_bin[:, None], axis=1)[:, 0]
-        hi = jnp.take_along_axis(edges, catalogue.sfh_bin[:, None] + 1, axis=1)[:, 0]
+        edges, host, j = self.hosts.log_age_edges, catalogue.host_index, catalogue.sfh_bin
+        lo, hi = edges[host, j], edges[host, j + 1]
         u = dist.Uniform(jnp.zeros((), lo.dtype), 1.0).sample(key, lo.shape)
         age_yr = jax.vmap(self.dtd.age_quantile_yr, in_axes=(None, 0, 0, 0))(theta, lo, hi, u)
         return catalogue.replace(age_gyr=age_yr / 1e9, progenitor_logzsol=catalogue.logzsol)

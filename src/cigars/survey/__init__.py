@@ -49,6 +49,7 @@ from cigars.survey._stages import (
     ObserveSupernovae,
     cosmology_from_theta,
     detection_distance_limit,
+    per_host_sample,
     per_host_standard_normal,
 )
 
@@ -91,5 +92,6 @@ __all__ = [
     "TableSelectionConfig",
     "cosmology_from_theta",
     "detection_distance_limit",
+    "per_host_sample",
     "per_host_standard_normal",
 ]

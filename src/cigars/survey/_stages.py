@@ -54,6 +54,7 @@ __all__ = [
     "ObserveSupernovae",
     "cosmology_from_theta",
     "detection_distance_limit",
+    "per_host_sample",
     "per_host_standard_normal",
 ]
 
@@ -102,32 +103,76 @@ def cosmology_from_theta(
     )
 
 
+def _draw_rows(keys: Key, distribution: Any, n: int) -> Float[Array, "k n"]:
+    """(k, n) draws, row i with ``keys[i]``, computed inside a ``lax.scan`` over the rows.
+
+    The loop makes XLA materialise the draws. Without it, XLA's CPU fusion evaluates the
+    random-number generation inside every consumer, e.g. once per gathered element instead of
+    once per galaxy, or inside an (n_sn, n_band) loop that does not vectorise.
+    """
+
+    def row(carry, k):
+        return carry, distribution.sample(k, (n,))
+
+    return jax.lax.scan(row, None, keys)[1]
+
+
+def per_host_sample(
+    key: Key, host_index: Int[Array, " n_sn"], distribution: Any, n_host: int | None = None
+) -> Float[Array, " n_sn"]:
+    """Draws of a scalar distribution shared by the slots with the same host, for every slot.
+
+    Two equivalent ways, chosen by the static sizes: with ``n_host`` given and no larger than
+    the number of slots, one draw per bank galaxy, gathered at the slots' hosts (the cheaper
+    way for large surveys); otherwise one draw per slot from the key folded with its host
+    index (cost independent of the bank size). Either way the values are independent between
+    hosts and identical for slots with the same host.
+
+    Args:
+        key: PRNG key.
+        host_index: (n_sn,) bank indices in [0, n_host).
+        distribution: a numpyro distribution with scalar batch and event shape.
+        n_host: number of bank galaxies (static), or ``None`` (always per slot).
+
+    Returns:
+        (n_sn,) draws.
+    """
+    if n_host is not None and n_host <= host_index.shape[0]:
+        return _draw_rows(key[None], distribution, n_host)[0, host_index]
+    return jax.vmap(lambda i: distribution.sample(jax.random.fold_in(key, i)))(host_index)
+
+
 def per_host_standard_normal(
-    key: Key, host_index: Int[Array, " n_sn"], n: int, dtype: Any = None
+    key: Key, host_index: Int[Array, " n_sn"], n: int, dtype: Any = None, n_host: int | None = None
 ) -> Float[Array, "n_sn n"]:
     """Standard-normal draws that depend only on the host index (shared by SNe in one host).
 
-    Each host's ``n`` numbers come from keys folded with its bank index (in pairs: the
-    two-number draw is the fast path of JAX's vmapped threefry), so they are the same for
-    every slot with that host and independent between hosts.
+    Column j comes from the j-th subkey as in :func:`per_host_sample` (per galaxy when
+    ``n_host`` is given and no larger than the number of slots, else per slot), each column
+    computed as a 1-d array inside a ``lax.scan``: fused straight into an (n_sn, n) result
+    with a short minor axis, XLA's CPU loops do not vectorise and the normal transform runs
+    several times slower.
 
     Args:
         key: PRNG key.
         host_index: (n_sn,) bank indices.
         n: numbers per host (static).
         dtype: float dtype (default: JAX's default float).
+        n_host: number of bank galaxies (static; see :func:`per_host_sample`), or ``None``.
 
     Returns:
         (n_sn, n) draws.
     """
     dtype = jnp.result_type(float) if dtype is None else dtype
     standard = dist.Normal(jnp.zeros((), dtype), 1.0)
-    n_pairs = -(-n // 2)
-    pairs = [
-        jax.vmap(lambda i, k=k: standard.sample(jax.random.fold_in(k, i), (2,)))(host_index)
-        for k in jax.random.split(key, n_pairs)
-    ]
-    return jnp.concatenate(pairs, axis=1)[:, :n]
+    keys = jax.random.split(key, n)
+    if n_host is not None and n_host <= host_index.shape[0]:
+        return _draw_rows(keys, standard, n_host)[:, host_index].T
+
+    def column(carry, k):
+        return carry, per_host_sample(k, host_index, standard)
+
+    return jax.lax.scan(column, None, keys)[1].T
 
 
 class ComputeDistances(AbstractStage):
@@ -393,14 +438,16 @@ class ObserveRedshifts(AbstractStage):
     r"""Peculiar velocities, CMB-frame and heliocentric redshifts, and distance moduli.
 
     Per host (SNe in the same host share them): :math:`v \sim \mathcal{N}(0, \sigma_v)` and
-    :math:`\cos\theta \sim U(-1, 1)`, drawn from keys folded with the host index. Reads
-    ``host_index``, ``z_cos``, ``distances``; writes ``v_pec_kms``, ``cos_dipole``, ``z_cmb``,
-    ``z_hel``, ``mu`` (conventions in the module docstring).
+    :math:`\cos\theta \sim U(-1, 1)` (:func:`per_host_sample`). Reads ``host_index``,
+    ``z_cos``, ``distances``; writes ``v_pec_kms``, ``cos_dipole``, ``z_cmb``, ``z_hel``, ``mu``
+    (conventions in the module docstring).
 
     Attributes:
         sigma_v_kms: line-of-sight peculiar-velocity dispersion [km/s] (default 300).
         dipole_kms: solar velocity relative to the CMB [km/s] (0: z_hel = z_cmb).
         mu_convention: ``pantheon`` ((1 + z_hel) D_M) or ``cosmological`` ((1 + z_cos) D_M).
+        n_host: number of bank galaxies (static; lets large surveys draw per galaxy, see
+            :func:`per_host_sample`), or ``None``.
     """
 
     sigma_v_kms: float = struct.field(pytree_node=False, default=300.0)
@@ -408,6 +455,7 @@ class ObserveRedshifts(AbstractStage):
     mu_convention: Literal["pantheon", "cosmological"] = struct.field(
         pytree_node=False, default="pantheon"
     )
+    n_host: int | None = struct.field(pytree_node=False, default=None)
 
     def __post_init__(self):
         if not self.sigma_v_kms >= 0 or not self.dipole_kms >= 0:
@@ -427,10 +475,9 @@ class ObserveRedshifts(AbstractStage):
         host = catalogue.host_index
         dtype = catalogue.z_cos.dtype
         standard = dist.Normal(jnp.zeros((), dtype), 1.0)
-        v = self.sigma_v_kms * jax.vmap(lambda i: standard.sample(jax.random.fold_in(k_v, i)))(host)
-        cos_dipole = jax.vmap(
-            lambda i: dist.Uniform(-jnp.ones((), dtype), 1.0).sample(jax.random.fold_in(k_dir, i))
-        )(host)
+        v = self.sigma_v_kms * per_host_sample(k_v, host, standard, self.n_host)
+        isotropic = dist.Uniform(-jnp.ones((), dtype), 1.0)
+        cos_dipole = per_host_sample(k_dir, host, isotropic, self.n_host)
         # (1 + z_cos)(1 + v/c) - 1 and (1 + z_cmb)/(1 + b) - 1, written without cancellation
         # (exact when the velocities vanish).
         z_cmb = catalogue.z_cos + (1.0 + catalogue.z_cos) * (v / C_KM_S)
@@ -449,7 +496,7 @@ class ObserveHosts(AbstractStage):
 
     :math:`m_b = M_b + 5\log_{10}(D_M(z_\mathrm{cos})/10\,\mathrm{pc})` (MODEL.md section 3b),
     :math:`\sigma_b` from the noise model, :math:`m_{b,\mathrm{obs}} = m_b + \sigma_b\epsilon_b`
-    with :math:`\epsilon` drawn per host (keys folded with the host index), so supernovae in the
+    with :math:`\epsilon` drawn per host (:func:`per_host_standard_normal`), so supernovae in the
     same host see the same host photometry. Writes ``host_mag``, ``host_mag_obs``,
     ``host_mag_err``.
 
@@ -467,7 +514,8 @@ class ObserveHosts(AbstractStage):
         dm = _slot_dm(catalogue)
         mag = self.abs_mag[host] + (5.0 * jnp.log10(dm) + 25.0)[:, None]
         sigma = self.noise.sigma(mag)
-        eps = per_host_standard_normal(key, host, self.abs_mag.shape[1], mag.dtype)
+        n_host, n_band = self.abs_mag.shape
+        eps = per_host_standard_normal(key, host, n_band, mag.dtype, n_host)
         return catalogue.replace(host_mag=mag, host_mag_err=sigma, host_mag_obs=mag + sigma * eps)
 
 

@@ -272,6 +272,25 @@ def _cmd_validate(args) -> int:
     out = Path(args.output)
     print(f"report written: {out / 'report.json'}")
     print(f"figures written: {', '.join(str(out / f) for f in report['figures'])}")
+    if args.reference == "nuts":
+        from cigars.likelihood import nuts_reference
+
+        ref = nuts_reference(
+            args.run_dir,
+            args.output,
+            n_surveys=args.n_reference,
+            seed=args.seed,
+            progress=not args.quiet,
+        )
+        print(f"NUTS reference on {ref['n_surveys']} surveys ({ref['compared']}):")
+        print(f"{'parameter':>12} {'C2ST':>7} {'|shift|/sd':>11} {'sd ratio':>9}")
+        for name, r in ref["summary"].items():
+            print(
+                f"{name:>12} {r['c2st_mean']:>7.3f} {r['abs_shift_mean']:>11.3f} "
+                f"{r['sd_ratio_median']:>9.3f}"
+            )
+        print(f"{'joint':>12} {ref['c2st_joint_mean']:>7.3f}")
+        print(f"report section 'reference_nuts' added: {out / 'report.json'}")
     return 0
 
 
@@ -441,6 +460,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-samples", type=int, default=300, help="posterior draws per survey")
     p.add_argument(
         "--seed", type=int, default=12345, help="PRNG seed of the surveys (not the training's)"
+    )
+    p.add_argument(
+        "--reference",
+        choices=("nuts",),
+        default=None,
+        help="also compare with NUTS posteriors of the known-hosts likelihood on the first "
+        "--n-reference surveys (C2ST, mean shift, sd ratio into report.json)",
+    )
+    p.add_argument(
+        "--n-reference", type=int, default=4, help="surveys compared with --reference nuts"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_validate)

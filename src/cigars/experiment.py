@@ -185,9 +185,17 @@ def npe_problem(exp: Experiment, bank):
     ``simulate(key, theta_vector)`` runs the full simulator at the inferred parameters (the
     others fixed at the experiment's truth) and returns the :class:`~cigars.inference.Simulation`
     tuple ``(theta, locals, data, mask, context)``; it is jit/vmap-able.
+
+    With a ``likelihood.sub_model`` section the problem is the known-hosts sub-model instead
+    (:func:`cigars.likelihood.known_hosts_problem`: spectroscopic redshifts and host
+    quantities as context, no locals), the posterior NUTS gives with that likelihood.
     """
     import jax.numpy as jnp
 
+    if getattr(exp.likelihood, "sub_model", None) is not None:
+        from cigars.likelihood import known_hosts_problem
+
+        return known_hosts_problem(exp, bank)
     simulator = simulator_for(exp, bank)
     global_prior = exp.prior.build(experiment_truth(exp))
     prior = ThetaPrior(global_prior)

@@ -6,6 +6,10 @@
   selection normalisation of each detected supernova.
 * numpyro models :func:`sn_model`, :func:`standardised_model` (:class:`StandardisedData`);
   :func:`run_nuts`, :func:`nuts_idata`.
+* The known-hosts sub-model (:func:`known_hosts_problem`, :class:`SubModelConfig`): the
+  generative model whose exact posterior :func:`sn_model` gives, as a neural-estimator problem.
+* ``cigars validate RUN --reference nuts``: :func:`nuts_reference` (C2ST, mean shift, sd
+  ratio of the neural posteriors against NUTS on the same validation surveys).
 * ``cigars infer --method nuts``: :func:`infer_nuts` over the experiment's ``likelihood`` section
   (:class:`LikelihoodConfig`: ``standardised``, ``tripp``); :func:`read_covariance` reads a
   Pantheon+ ``.cov`` file.
@@ -15,6 +19,7 @@ from cigars.likelihood._config import (
     LikelihoodConfig,
     SamplerConfig,
     StandardisedLikelihoodConfig,
+    SubModelConfig,
     TrippLikelihoodConfig,
 )
 from cigars.likelihood._infer import infer_nuts, nuts_problem, read_covariance, summary_rows
@@ -26,6 +31,7 @@ from cigars.likelihood._models import (
     standardised_model,
 )
 from cigars.likelihood._nuts import nuts_idata, run_nuts
+from cigars.likelihood._reference import nuts_reference
 from cigars.likelihood._selection import (
     SelectionGrid,
     detection_probability,
@@ -41,14 +47,34 @@ from cigars.likelihood._sn import (
     rv_quadrature,
     sn_log_likelihood,
 )
+from cigars.likelihood._submodel import (
+    CONTEXT_FIELDS,
+    covariate_pool,
+    known_hosts_problem,
+    rejection_failure_rate,
+    sn_data_from_catalogue,
+    sn_data_from_simulation,
+    sn_model_for,
+    submodel_prior,
+)
 
 __all__ = [
+    "CONTEXT_FIELDS",
+    "SubModelConfig",
+    "covariate_pool",
+    "known_hosts_problem",
+    "rejection_failure_rate",
+    "sn_data_from_catalogue",
+    "sn_data_from_simulation",
+    "sn_model_for",
+    "submodel_prior",
     "LikelihoodConfig",
     "SamplerConfig",
     "StandardisedLikelihoodConfig",
     "TrippLikelihoodConfig",
     "infer_nuts",
     "nuts_problem",
+    "nuts_reference",
     "read_covariance",
     "summary_rows",
     "SNData",

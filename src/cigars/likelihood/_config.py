@@ -30,6 +30,7 @@ __all__ = [
     "LikelihoodConfig",
     "SamplerConfig",
     "StandardisedLikelihoodConfig",
+    "SubModelConfig",
     "TrippLikelihoodConfig",
 ]
 
@@ -52,6 +53,48 @@ class SamplerConfig(Config):
     target_accept: float = bounded(0.8, gt=0.0, lt=1.0)
     max_tree_depth: int = bounded(10, ge=1, le=15)
     dense_mass: bool = True
+
+
+class SubModelConfig(Config):
+    """The known-hosts sub-model as the neural estimator's training problem.
+
+    With this section, ``cigars train`` / ``cigars validate`` use
+    :func:`cigars.likelihood.known_hosts_problem` instead of the photometric model: every SN's
+    redshift and host quantities are known (the NPE's context), and its data are drawn given
+    them conditioned on detection, so the NPE targets the posterior NUTS samples with the
+    ``tripp`` likelihood (the reference for ``cigars validate --reference nuts``).
+
+    Attributes:
+        n_pool_surveys: full-simulator surveys (at prior draws) whose detected SNe form the
+            covariate pool.
+        pool_seed: their PRNG seed.
+        pool_theta: parameter values that override the prior draws of the pool surveys (e.g.
+            ``{M0: -19.0}``, the faint end of the prior, so that every pooled SN can be
+            detected at any prior draw and the rejection sampling rarely gives up).
+        pool_min_p_det: keep only pooled SNe detected with at least this probability in their
+            pool survey (drops lucky detections that are rarely detected at other parameters).
+        n_objects: (lowest, highest) number of SNe per simulated sample (uniform).
+        n_tries: draws per SN to find a detected one (rejection sampling).
+        fixed: inferred parameters of the experiment that the sub-model fixes at the truth.
+    """
+
+    n_pool_surveys: int = bounded(64, ge=1)
+    pool_seed: int = bounded(7919, ge=0)
+    pool_theta: dict[str, float] = dataclasses.field(default_factory=dict)
+    pool_min_p_det: float = bounded(0.0, ge=0.0, le=1.0)
+    n_objects: tuple[int, int] = (100, 300)
+    n_tries: int = bounded(64, ge=1)
+    fixed: tuple[str, ...] = ("dtd_A", "dtd_s", "step_loc")
+
+    def validate(self) -> None:
+        """Check the object range.
+
+        Raises:
+            ValueError: if the range is empty or starts below 1.
+        """
+        lo, hi = self.n_objects
+        if not 1 <= lo <= hi:
+            raise ValueError(f"n_objects: need 1 <= lowest <= highest, got {[lo, hi]}")
 
 
 class LikelihoodConfig(Component, kind="likelihood"):
@@ -131,6 +174,8 @@ class TrippLikelihoodConfig(LikelihoodConfig, name="tripp"):
         var_m_model: include the density of the reported m_B variance from
             ``simulator.survey`` (simulated data only).
         selection: divide by the detection probability of ``simulator.selection``.
+        sub_model: train/validate the neural estimator on the known-hosts sub-model this
+            likelihood describes (:class:`SubModelConfig`); ``None``: the photometric model.
     """
 
     ROLES = ("z", "z_hel", "logmass", "logzsol", "age_gyr", "dust2", "calibrator")
@@ -144,3 +189,16 @@ class TrippLikelihoodConfig(LikelihoodConfig, name="tripp"):
     sn_dust: bool = False
     var_m_model: bool = False
     selection: bool = False
+    sub_model: SubModelConfig | None = None
+
+    def validate(self) -> None:
+        """Check roles, redshifts, and that a sub-model uses the full simulated SN model.
+
+        Raises:
+            ValueError: naming the offending key.
+        """
+        super().validate()
+        if self.sub_model is not None:
+            off = [k for k in ("sn_dust", "var_m_model", "selection") if not getattr(self, k)]
+            if off:
+                raise ValueError(f"sub_model: needs {off[0]}: true (the simulator draws it)")

@@ -1,0 +1,269 @@
+r"""The known-hosts sub-model: the generative model whose exact posterior :func:`sn_model` gives.
+
+:func:`~cigars.likelihood.sn_model` is the *conditional* likelihood of the detected supernovae
+given their redshifts and host quantities (the covariates :math:`h_i`):
+:math:`\prod_i p(d_i \mid h_i, \theta, \mathrm{det})`. Its posterior is the exact posterior of
+a survey whose covariates are drawn independently of :math:`\theta`, and whose SN data are
+drawn given the covariates *conditioned on detection*:
+
+.. math::
+
+    h_i \sim q(h), \qquad d_i \sim p(d \mid h_i, \theta, \mathrm{det}),
+
+because then :math:`p(\theta \mid d, h) \propto p(\theta) \prod_i q(h_i)\, p(d_i \mid h_i,
+\theta, \mathrm{det})`. A neural posterior trained on simulations of this model targets the
+same posterior as NUTS on :func:`sn_model`, which makes NUTS a reference for it.
+
+:func:`known_hosts_problem` is that model as a :mod:`cigars.inference` problem:
+
+* :math:`q(h)` is a fixed pool of the *detected* SNe of ``n_pool_surveys`` surveys of the
+  experiment's full simulator at prior draws (:func:`covariate_pool`): covariates
+  :math:`(z_\mathrm{cos}, z_\mathrm{hel}, \log M, [Z], t, \tau_2)`;
+* each simulation takes ``n`` ~ U{n_lo..n_hi} covariates from the pool (with replacement) and
+  draws each SN's data with the simulator's own stages (:class:`~cigars.sn.SampleIntrinsic`,
+  :class:`~cigars.sn.ApplySNDust`, :class:`~cigars.survey.ObserveSupernovae`,
+  :class:`~cigars.survey.ApplySelection`), ``n_tries`` times, keeping the first detected try
+  (rejection sampling). A slot none of whose tries is detected is dropped (masked); the
+  fraction is reported by :func:`rejection_failure_rate` and should be ~0;
+* data per object: ``m_B, x1, c, ln W_mm, ln W_xx, ln W_cc``; context: the covariates; no
+  local latents; globals: the experiment's inferred parameters except ``sub_model.fixed``
+  (the DTD does not enter the sub-model; the mass-step location makes the likelihood
+  piecewise constant, which NUTS cannot explore), fixed at the experiment's truth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cigars.likelihood._sn import SNData, SNModel, distance_modulus_hel
+
+__all__ = [
+    "CONTEXT_FIELDS",
+    "covariate_pool",
+    "known_hosts_problem",
+    "rejection_failure_rate",
+    "sn_data_from_catalogue",
+    "sn_data_from_simulation",
+    "sn_model_for",
+    "submodel_prior",
+]
+
+CONTEXT_FIELDS = ("z_cos", "z_hel", "logmass", "progenitor_logzsol", "age_gyr", "dust2")
+"""Catalogue fields that are the sub-model's covariates (its NPE context), in order."""
+
+
+def submodel_prior(exp, fixed_values: Any = None):
+    """The experiment's prior without the sub-model's ``fixed`` parameters.
+
+    Args:
+        exp: the experiment (``likelihood.sub_model.fixed`` names the parameters to fix; the
+            default list when the section is absent).
+        fixed_values: a :class:`~cigars.simulate.Theta` for the non-inferred parameters
+            (default: the experiment's truth).
+
+    Returns:
+        The :class:`~cigars.simulate.GlobalPrior`.
+    """
+    from cigars.experiment import experiment_truth
+    from cigars.likelihood._config import SubModelConfig
+    from cigars.simulate import GlobalPrior
+
+    sub = getattr(exp.likelihood, "sub_model", None) or SubModelConfig()
+    params = {k: v for k, v in exp.prior.params.items() if k not in sub.fixed}
+
+    fixed = experiment_truth(exp) if fixed_values is None else fixed_values
+    return GlobalPrior.from_mapping(params, fixed=fixed)
+
+
+def sn_model_for(exp) -> SNModel:
+    """The :class:`SNModel` of the experiment's simulator (population, SN dust, W_mm model)."""
+    sim = exp.simulator
+    if sim is None:
+        raise ValueError("the experiment has no 'simulator' section")
+    return SNModel.from_components(
+        sim.sn_population.build(), sim.sn_dust.build(), sim.survey.build(), exp.cosmology.type_name
+    )
+
+
+def covariate_pool(
+    exp,
+    bank,
+    n_surveys: int,
+    seed: int,
+    overrides: dict[str, float] | None = None,
+    min_p_det: float = 0.0,
+) -> dict[str, np.ndarray]:
+    """Covariates of the detected SNe of ``n_surveys`` full simulations at prior draws.
+
+    ``overrides`` replace parameters of the prior draws (see ``SubModelConfig.pool_theta``);
+    only SNe whose detection probability (at their observed magnitude) was at least
+    ``min_p_det`` are kept.
+
+    Returns:
+        Field (:data:`CONTEXT_FIELDS`) -> (P,) float64 array.
+
+    Raises:
+        ValueError: if the surveys detect no supernova.
+    """
+    from cigars.experiment import experiment_truth, simulator_for
+    from cigars.simulate import simulate
+
+    simulator = simulator_for(exp, bank)
+    prior = exp.prior.build(experiment_truth(exp))
+    out = {f: [] for f in CONTEXT_FIELDS}
+    for i in range(n_surveys):
+        k_theta, k_sim = jax.random.split(jax.random.fold_in(jax.random.key(seed), i))
+        theta = prior.sample(k_theta).replace(**dict(overrides or {}))
+        _, cat = simulate(simulator, k_sim, theta)
+        mask = np.asarray(cat.mask) & (np.asarray(cat.p_det) >= min_p_det)
+        for f in CONTEXT_FIELDS:
+            out[f].append(np.asarray(getattr(cat, f), np.float64)[mask])
+    pool = {f: np.concatenate(v) for f, v in out.items()}
+    if pool["z_cos"].size == 0:
+        raise ValueError("covariate_pool: the simulated surveys detected no supernova")
+    return pool
+
+
+def known_hosts_problem(exp, bank, pool: dict[str, np.ndarray] | None = None):
+    """The known-hosts sub-model as an NPE problem ``(simulate, prior, local_bounds)``.
+
+    See the module docstring. ``simulate(key, theta_vector)`` returns
+    ``(theta, None, data, mask, context)`` with ``data`` (n_hi, 6) = ``m_B, x1, c, ln W_mm,
+    ln W_xx, ln W_cc`` and ``context`` (n_hi, 6) = the covariates (:data:`CONTEXT_FIELDS`).
+
+    Args:
+        exp: the experiment; ``likelihood`` must be a ``tripp`` section with ``sub_model``.
+        bank: the galaxy bank (for the covariate pool).
+        pool: a precomputed :func:`covariate_pool` (default: built from
+            ``sub_model.n_pool_surveys`` surveys, seed ``sub_model.pool_seed``).
+
+    Raises:
+        ValueError: without a ``likelihood.sub_model`` section.
+    """
+    from cigars.experiment import ThetaPrior
+    from cigars.sn import ApplySNDust
+    from cigars.survey import ApplySelection, Catalogue
+
+    sub = getattr(exp.likelihood, "sub_model", None)
+    if sub is None:
+        raise ValueError("known_hosts_problem: the experiment has no likelihood.sub_model section")
+    sim = exp.simulator
+    if pool is None:
+        pool = covariate_pool(
+            exp, bank, sub.n_pool_surveys, sub.pool_seed, sub.pool_theta, sub.pool_min_p_det
+        )
+    dtype = jnp.result_type(float)
+    pool_j = {f: jnp.asarray(v, dtype) for f, v in pool.items()}
+    n_pool = pool["z_cos"].size
+    global_prior = submodel_prior(exp)
+    prior = ThetaPrior(global_prior)
+    population = sim.sn_population.build()
+    dust = ApplySNDust(dust=sim.sn_dust.build())
+    observe = sim.survey.build()
+    select = ApplySelection(selection=sim.selection.build())
+    n_lo, n_hi = sub.n_objects
+    tries = sub.n_tries
+    cosmology = exp.cosmology.type_name
+
+    def simulate_one(key, theta_vector):
+        k_n, k_idx, k_pop, k_dust, k_obs, k_sel = jax.random.split(key, 6)
+        theta = global_prior.from_array(theta_vector)
+        n = jax.random.randint(k_n, (), n_lo, n_hi + 1)
+        idx = jax.random.randint(k_idx, (n_hi,), 0, n_pool)
+        cov = {f: v[idx] for f, v in pool_j.items()}
+        mu = distance_modulus_hel(theta, cov["z_cos"], cov["z_hel"], cosmology)
+        rep = {f: jnp.repeat(v, tries) for f, v in {**cov, "mu": mu}.items()}
+        cat = Catalogue.empty(n_hi * tries, 1, dtype).replace(**rep)
+        cat = population(k_pop, theta, cat)
+        cat = dust(k_dust, theta, cat)
+        cat = observe(k_obs, theta, cat)
+        cat = select(k_sel, theta, cat)
+        detected = cat.detected.reshape(n_hi, tries)
+        first = jnp.argmax(detected, axis=1)
+        ok = jnp.any(detected, axis=1)
+
+        def pick(a):
+            return jnp.take_along_axis(a.reshape(n_hi, tries), first[:, None], axis=1)[:, 0]
+
+        data = jnp.stack(
+            [
+                pick(cat.m_obs),
+                pick(cat.x1_obs),
+                pick(cat.c_obs),
+                jnp.log(pick(cat.var_m)),
+                jnp.log(pick(cat.var_x1)),
+                jnp.log(pick(cat.var_c)),
+            ],
+            axis=-1,
+        )
+        context = jnp.stack([cov[f] for f in CONTEXT_FIELDS], axis=-1)
+        mask = (jnp.arange(n_hi) < n) & ok
+        return theta_vector, None, data, mask, context
+
+    return simulate_one, prior, None
+
+
+def rejection_failure_rate(simulate_one, prior, key, n_sims: int = 32) -> float:
+    """Fraction of requested slots dropped because no try was detected (prior draws).
+
+    Uses the ``(data, mask)`` of ``n_sims`` simulations; the requested count is recovered
+    from the slots with finite data that are inside the drawn ``n`` (approximated by the
+    largest valid index + 1).
+    """
+    keys = jax.random.split(key, 2 * n_sims)
+    dropped = requested = 0
+    sim = jax.jit(simulate_one)
+    for i in range(n_sims):
+        theta = prior.sample(keys[2 * i])
+        _, _, _, mask, _ = sim(keys[2 * i + 1], theta)
+        mask = np.asarray(mask)
+        if mask.any():
+            last = int(np.flatnonzero(mask)[-1]) + 1
+            requested += last
+            dropped += last - int(mask.sum())
+    return dropped / max(requested, 1)
+
+
+def sn_data_from_simulation(data, mask, context) -> SNData:
+    """The :class:`SNData` of a sub-model simulation's valid objects (for NUTS)."""
+    mask = np.asarray(mask, bool)
+    d = np.asarray(data, np.float64)[mask]
+    c = np.asarray(context, np.float64)[mask]
+    cols = dict(zip(CONTEXT_FIELDS, c.T, strict=True))
+    return SNData.from_arrays(
+        z_cos=cols["z_cos"],
+        z_hel=cols["z_hel"],
+        logmass=cols["logmass"],
+        logzsol=cols["progenitor_logzsol"],
+        age_gyr=cols["age_gyr"],
+        dust2=cols["dust2"],
+        m=d[:, 0],
+        x1=d[:, 1],
+        c=d[:, 2],
+        var_m=np.exp(d[:, 3]),
+        var_x1=np.exp(d[:, 4]),
+        var_c=np.exp(d[:, 5]),
+    )
+
+
+def sn_data_from_catalogue(cat) -> SNData:
+    """The :class:`SNData` of a simulated catalogue's detected SNe with their true covariates."""
+    r = cat.to_numpy() if hasattr(cat, "to_numpy") else cat
+    return SNData.from_arrays(
+        z_cos=r["z_cos"],
+        z_hel=r["z_hel"],
+        logmass=r["logmass"],
+        logzsol=r["progenitor_logzsol"],
+        age_gyr=r["age_gyr"],
+        dust2=r["dust2"],
+        m=r["m_obs"],
+        x1=r["x1_obs"],
+        c=r["c_obs"],
+        var_m=r["var_m"],
+        var_x1=r["var_x1"],
+        var_c=r["var_c"],
+    )

@@ -1,0 +1,159 @@
+"""The known-hosts sub-model problem: contract, rejection sampling, config checks, and (slow)
+the NUTS reference comparison end to end on a tiny trained run."""
+
+import jax
+import numpy as np
+import pytest
+
+from cigars._config import ConfigError, from_dict
+from cigars.config import Experiment
+from cigars.likelihood import (
+    CONTEXT_FIELDS,
+    known_hosts_problem,
+    rejection_failure_rate,
+    selection_grid,
+    sn_data_from_simulation,
+    sn_log_likelihood,
+    sn_model_for,
+)
+
+EXPERIMENT = {
+    "name": "kh",
+    "cosmology": {"type": "flat_lambdacdm", "Om0": 0.3},
+    "simulator": {
+        "survey": {"type": "lsst", "n_max": 64, "counts": 10},
+        "selection": {"type": "logistic"},
+    },
+    "prior": {
+        "params": {
+            "Om0": {"uniform": [0.1, 0.6]},
+            "M0": {"uniform": [-19.7, -19.3]},
+            "alpha": {"uniform": [-0.3, 0.0]},
+            "dtd_A": {"normal": [-12.15, 0.1]},
+        }
+    },
+    "likelihood": {
+        "type": "tripp",
+        "sn_dust": True,
+        "var_m_model": True,
+        "selection": True,
+        "sub_model": {"n_objects": [20, 40], "n_tries": 64},
+    },
+}
+
+
+def _pool(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(0.05, 0.6, n)
+    return {
+        "z_cos": z,
+        "z_hel": z + 1e-3 * rng.normal(size=n),
+        "logmass": rng.uniform(8.5, 11.5, n),
+        "progenitor_logzsol": rng.uniform(-1.0, 0.2, n),
+        "age_gyr": rng.uniform(0.1, 8.0, n),
+        "dust2": rng.uniform(0.0, 1.0, n),
+    }
+
+
+def test_problem_contract_and_likelihood(key):
+    exp = from_dict(Experiment, EXPERIMENT)
+    simulate_one, prior, bounds = known_hosts_problem(exp, None, pool=_pool())
+    assert bounds is None
+    assert prior.names == ("Om0", "M0", "alpha")  # dtd_A is fixed by the sub-model
+    k1, k2 = jax.random.split(key)
+    theta = prior.sample(k1)
+    out = jax.jit(simulate_one)(k2, theta)
+    t, loc, data, mask, context = out
+    assert loc is None and data.shape == (40, 6) and context.shape == (40, len(CONTEXT_FIELDS))
+    assert 15 <= int(mask.sum()) <= 40
+    assert np.all(np.isfinite(np.asarray(data)[np.asarray(mask)]))
+    with jax.enable_x64(True):
+        sn = sn_data_from_simulation(data, mask, context)
+        model = sn_model_for(exp)
+        grid = selection_grid(exp.simulator.selection.build(), model, sn)
+        ll = sn_log_likelihood(model, prior.global_prior.from_array(theta), sn)
+        assert sn.n == int(mask.sum()) and np.all(np.isfinite(np.asarray(ll)))
+        assert grid.p.shape[0] == sn.n
+    assert rejection_failure_rate(simulate_one, prior, key, n_sims=8) < 0.02
+
+
+def test_sub_model_needs_the_full_sn_model():
+    bad = {**EXPERIMENT, "likelihood": {**EXPERIMENT["likelihood"], "selection": False}}
+    with pytest.raises(ConfigError, match="sub_model: needs selection: true"):
+        from_dict(Experiment, bad, file="x.yaml")
+    bad = {
+        **EXPERIMENT,
+        "likelihood": {**EXPERIMENT["likelihood"], "sub_model": {"n_objects": [5, 2]}},
+    }
+    with pytest.raises(ConfigError, match="n_objects"):
+        from_dict(Experiment, bad, file="x.yaml")
+
+
+@pytest.mark.slow
+def test_validate_reference_nuts_end_to_end(tmp_path, capsys):
+    """Tiny bank, 60-step sub-model NPE, one survey compared with NUTS."""
+    import json
+
+    import yaml
+
+    from cigars.cli import main
+
+    cfg = {
+        **EXPERIMENT,
+        "cosmology": {"type": "flat_lambdacdm", "Om0": 0.3},
+        "sps": {"type": "analytic"},
+        "bands": {"filters": ["lsst2023-g", "lsst2023-r", "lsst2023-i"]},
+        "bank": {"n_galaxies": 3000, "chunk_size": 3000, "seed": 0},
+        "simulator": {
+            "survey": {"type": "lsst", "n_max": 512, "counts": 300, "depths": [27.0, 27.0, 26.5]},
+            "selection": {"type": "logistic"},
+        },
+        "likelihood": {
+            **EXPERIMENT["likelihood"],
+            "sub_model": {"n_pool_surveys": 4, "n_objects": [20, 40], "n_tries": 64},
+            "sampler": {"num_warmup": 100, "num_samples": 150, "num_chains": 1},
+        },
+        "inference": {
+            "estimator": {"embed_dim": 16, "summary_dim": 16, "hidden": 32, "flow_layers": 2},
+            "training": {
+                "steps": 60,
+                "batch_size": 4,
+                "warmup_steps": 10,
+                "n_pilot": 16,
+                "n_val": 8,
+                "val_every": 30,
+                "checkpoint_every": 30,
+                "log_every": 10,
+            },
+        },
+    }
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(cfg))
+    bank, run, out = tmp_path / "bank.h5", tmp_path / "run", tmp_path / "val"
+    assert main(["bank", str(tmp_path / "exp.yaml"), "-o", str(bank), "--quiet"]) == 0
+    assert (
+        main(["train", str(tmp_path / "exp.yaml"), "--bank", str(bank), "-o", str(run), "--quiet"])
+        == 0
+    )
+    rc = main(
+        [
+            "validate",
+            str(run),
+            "-o",
+            str(out),
+            "--n-sims",
+            "3",
+            "--num-samples",
+            "50",
+            "--reference",
+            "nuts",
+            "--n-reference",
+            "1",
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    assert "NUTS reference on 1 surveys (same posterior" in capsys.readouterr().out
+    section = json.loads((out / "report.json").read_text())["reference_nuts"]
+    assert section["sub_model"] and section["parameters"] == ["Om0", "M0", "alpha"]
+    p = section["surveys"][0]["parameters"]["M0"]
+    assert 0.0 <= p["c2st"] <= 1.0 and p["nuts_sd"] > 0

@@ -173,5 +173,5 @@ def test_bad_input_names_row_and_column():
         _data(m=[17.4, np.nan, 23.9])
     with pytest.raises(ValueError, match="missing column 'x1'"):
         SNData.from_arrays(z_cos=[0.1], m=[20.0], c=[0.0], var_m=[0.1], var_x1=[1], var_c=[1])
-    with pytest.raises(ValueError, match="row 0: covariance"):
+    with pytest.raises(ValueError, match="row 0: the variance of c must be positive"):
         _data(var_c=[-1.0, 0.002, 0.004])

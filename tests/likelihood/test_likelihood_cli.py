@@ -138,16 +138,15 @@ def test_read_covariance_checks(tmp_path):
         read_covariance(p)
 
 
-def test_cli_nuts_tripp(tmp_path, capsys):
-    rng = np.random.default_rng(1)
-    n = 60
+def _salt_table(n=60, seed=1):
+    rng = np.random.default_rng(seed)
     z = np.sort(rng.uniform(0.03, 0.8, n))
     x1 = rng.normal(size=n)
     c = 0.1 * rng.normal(size=n)
     with jax.enable_x64(True):
         mu = np.asarray(distance_modulus_hel(Theta(Om0=0.3), z, z, "flat_lambdacdm"))
     m = mu - 19.5 - 0.14 * x1 + 2.2 * c + 0.1 * rng.normal(size=n) + 0.03 * rng.normal(size=n)
-    t = Table(
+    return Table(
         {
             "z_hd": z,
             "z_hel": z,
@@ -157,32 +156,50 @@ def test_cli_nuts_tripp(tmp_path, capsys):
             "var_m_b": np.full(n, 0.03**2),
             "var_x1": np.full(n, 1e-6),
             "var_c": np.full(n, 1e-6),
-            "host_logmass": rng.uniform(9, 11.5, n),
+            "cov_x1_c": np.full(n, 1e-7),
+            "host_logmass": np.where(np.arange(n) % 7 == 0, np.nan, rng.uniform(9, 11.5, n)),
             "IS_CALIBRATOR": np.zeros(n, int),
         }
     )
-    t.write(tmp_path / "salt.csv", format="ascii.csv")
-    extra = (
-        "\n    alpha: {uniform: [-0.5, 0.2]}\n    beta: {uniform: [0.0, 4.0]}"
-        "\n    sigma_res: {uniform: [0.01, 0.3]}"
-    )
-    (tmp_path / "exp.yaml").write_text(CONFIG.format(type="tripp", extra=extra))
+
+
+TRIPP_EXTRA = (
+    "\n    alpha: {uniform: [-0.5, 0.2]}\n    beta: {uniform: [0.0, 4.0]}"
+    "\n    sigma_res: {uniform: [0.01, 0.3]}"
+)
+
+
+def test_tripp_problem_from_a_table(tmp_path, x64):
+    """The tripp reader path: roles, missing host masses, covariances, a finite density."""
+    import numpyro.infer.util
+
+    (tmp_path / "exp.yaml").write_text(CONFIG.format(type="tripp", extra=TRIPP_EXTRA))
+    exp = load_experiment(tmp_path / "exp.yaml")
+    table = _salt_table()
+    model, args, names, rows, observed = nuts_problem(exp, table, source="salt.csv")
+    assert names == ("Om0", "M0", "sigma_res", "alpha", "beta")
+    np.testing.assert_array_equal(rows, np.flatnonzero(np.asarray(table["z_hd"]) > 0.02))
+    sn = args[2]
+    assert float(sn.cov[0, 1, 2]) == pytest.approx(1e-7)
+    assert np.all(np.asarray(sn.logmass)[np.isnan(np.asarray(table["host_logmass"])[rows])] == 0)
+    params = {"Om0": 0.3, "M0": -19.5, "sigma_res": 0.1, "alpha": -0.14, "beta": 2.2}
+    lp, _ = numpyro.infer.util.log_density(model, args, {}, params)
+    assert np.isfinite(float(lp))
+    with pytest.raises(ValueError, match="--cov applies to the 'standardised' likelihood only"):
+        nuts_problem(exp, table, cov=np.eye(len(table)))
+    table.remove_column("var_c")
+    with pytest.raises(ValueError, match="salt.csv: no column 'var_c'"):
+        nuts_problem(exp, table, source="salt.csv")
+
+
+@pytest.mark.slow
+def test_cli_nuts_tripp(tmp_path, capsys):
+    _salt_table().write(tmp_path / "salt.csv", format="ascii.csv")
+    (tmp_path / "exp.yaml").write_text(CONFIG.format(type="tripp", extra=TRIPP_EXTRA))
     exp = load_experiment(tmp_path / "exp.yaml")
     assert set(exp.prior.params) == {"Om0", "M0", "alpha", "beta", "sigma_res"}
-    rc = main(
-        [
-            "infer",
-            "--method",
-            "nuts",
-            str(tmp_path / "exp.yaml"),
-            str(tmp_path / "salt.csv"),
-            "-o",
-            str(tmp_path / "p.nc"),
-            "--num-samples",
-            "150",
-        ]
-    )
-    assert rc == 0
+    argv = ["infer", "--method", "nuts", str(tmp_path / "exp.yaml"), str(tmp_path / "salt.csv")]
+    assert main([*argv, "-o", str(tmp_path / "p.nc"), "--num-samples", "150"]) == 0
     post = az.from_netcdf(tmp_path / "p.nc").posterior
     beta = np.asarray(post["beta"]).ravel()
     assert abs(beta.mean() - 2.2) < 4 * beta.std()

@@ -81,10 +81,10 @@ def test_nuts_matches_grid_posterior(x64):
 
 @pytest.fixture(scope="module")
 def survey():
-    """Detected SNe (~290) of one survey from the full simulator on a toy bank, flat LambdaCDM
+    """Detected SNe (~190) of one survey from the full simulator on a toy bank, flat LambdaCDM
     (float64)."""
     with jax.enable_x64(True):
-        yield _simulated_survey(5)
+        yield _simulated_survey(5, counts=300.0)
 
 
 def _simulated_survey(seed, counts=450.0):
@@ -144,10 +144,22 @@ def test_map_recovers_truth_with_selection(x64, survey):
         method="BFGS",
         options={"gtol": 1e-6},
     )
-    hess = np.asarray(jax.jit(jax.hessian(neg_log_post))(jnp.asarray(res.x)))
+    # Hessian by central differences of the (already compiled) gradient
+    step = 1e-4 * np.maximum(np.abs(res.x), 0.1)
+    hess = np.stack(
+        [
+            (
+                np.asarray(fun(jnp.asarray(res.x + e))[1])
+                - np.asarray(fun(jnp.asarray(res.x - e))[1])
+            )
+            / (2 * h)
+            for e, h in zip(np.diag(step), step, strict=True)
+        ]
+    )
+    hess = 0.5 * (hess + hess.T)
     sd = np.sqrt(np.diag(np.linalg.inv(hess)))
     zscores = {n: (res.x[i] - getattr(truth, n)) / sd[i] for i, n in enumerate(names)}
-    assert data.n > 200
+    assert data.n > 150
     assert all(abs(v) < 3 for v in zscores.values()), zscores
 
 

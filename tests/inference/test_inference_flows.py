@@ -105,3 +105,22 @@ def test_bad_arguments_raise():
         flow.log_prob(jnp.zeros(2), jnp.zeros(3))
     with pytest.raises(ValueError, match="last axis 2"):
         flow.log_prob(jnp.zeros(3), jnp.zeros(2))
+
+
+def test_context_in_parts_equals_the_concatenated_context(key, x64):
+    """A tuple of broadcastable context parts gives the flow of their concatenation (float64:
+    only the order of the first layer's sums differs)."""
+    flow = _flow(5, 9, key, hidden=16, depth=2, num_layers=3)
+    k = jax.random.split(key, 4)
+    per_object = jax.random.normal(k[0], (6, 4))  # shared by every draw
+    per_draw = jax.random.normal(k[1], (3, 1, 2))
+    shared = jax.random.normal(k[2], (1, 3))
+    parts = (per_object, per_draw, shared)
+    full = jnp.concatenate([jnp.broadcast_to(p, (3, 6, p.shape[-1])) for p in parts], -1)
+    z = jax.random.normal(k[3], (3, 6, 5))
+    x = flow.from_base(z, parts)
+    assert x.dtype == jnp.float64
+    np.testing.assert_allclose(x, flow.from_base(z, full), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(flow.log_prob(x, parts), flow.log_prob(x, full), atol=1e-9)
+    with pytest.raises(ValueError, match="context with last axis 9"):
+        flow.from_base(z, (per_object, per_draw))

@@ -9,6 +9,11 @@ dimensions interacts. In one dimension the identity part is empty and each layer
 conditioned on the context alone. The base density is a standard normal:
 
     log q(x | c) = log N(z; 0, I) + sum_l log|det dT_l / dx_l|.
+
+The context may be given as a tuple of parts whose leading shapes broadcast against each other
+(``c = concatenate(parts)``): the conditioners then multiply each part by its rows of their
+first weight matrix before broadcasting (:meth:`MLP.apply_parts`), so per-object features
+shared by many posterior draws are multiplied once instead of once per draw.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from cigars.inference._nets import MLP
 from cigars.inference._splines import rational_quadratic_spline, spline_param_count
 
 __all__ = ["ConditionalFlow", "RQSCoupling"]
+
+Context = Float[Array, "... c"] | tuple[Float[Array, "... c_k"], ...]
+"""A context array, or a tuple of parts concatenated along the last axis (broadcast shapes)."""
 
 
 class RQSCoupling(nnx.Module):
@@ -73,8 +81,10 @@ class RQSCoupling(nnx.Module):
         )
 
     def _params(self, x_id, context):
-        inp = jnp.concatenate([x_id, context], axis=-1)
-        raw = self.conditioner(inp)
+        if isinstance(context, tuple):  # parts of the context (see ConditionalFlow)
+            raw = self.conditioner.apply_parts((x_id, *context))
+        else:
+            raw = self.conditioner(jnp.concatenate([x_id, context], axis=-1))
         return raw.reshape(raw.shape[:-1] + (self.n_tr, spline_param_count(self.num_bins)))
 
     def __call__(
@@ -93,6 +103,12 @@ class RQSCoupling(nnx.Module):
         params = self._params(x_id, context)
         y_tr, ld = rational_quadratic_spline(x_tr, params, bound=self.bound)
         return jnp.concatenate([x_id, y_tr], axis=-1), ld.sum(-1)
+
+
+def _context_width(context) -> int:
+    if isinstance(context, tuple):
+        return sum(int(p.shape[-1]) for p in context)
+    return int(context.shape[-1])
 
 
 def _permutations(dim: int, num_layers: int, seed: int = 0) -> list[tuple[int, ...]]:
@@ -171,44 +187,47 @@ class ConditionalFlow(nnx.Module):
             ]
         )
 
-    def _check(self, x_dim: int, context: Array) -> None:
+    def _check(self, x_dim: int, context: Array | tuple[Array, ...]) -> None:
         if x_dim != self.dim:
             raise ValueError(f"ConditionalFlow: expected x with last axis {self.dim}, got {x_dim}")
-        if context.shape[-1] != self.context_dim:
+        width = _context_width(context)
+        if width != self.context_dim:
             raise ValueError(
-                f"ConditionalFlow: expected context with last axis {self.context_dim}, "
-                f"got {context.shape[-1]}"
+                f"ConditionalFlow: expected context with last axis {self.context_dim}, got {width}"
             )
 
+    def _broadcast(self, x, context):
+        """``x`` and the context broadcast to their common batch shape.
+
+        Context parts stay as they are: the conditioners multiply each before broadcasting.
+        """
+        self._check(x.shape[-1], context)
+        parts = context if isinstance(context, tuple) else (context,)
+        batch = jnp.broadcast_shapes(x.shape[:-1], *(p.shape[:-1] for p in parts))
+        x = jnp.broadcast_to(x, batch + (self.dim,))
+        if not isinstance(context, tuple):
+            context = jnp.broadcast_to(context, batch + (self.context_dim,))
+        return x, context, batch
+
     def to_base(
-        self, x: Float[Array, "... d"], context: Float[Array, "... c"]
+        self, x: Float[Array, "... d"], context: Context
     ) -> tuple[Float[Array, "... d"], Float[Array, "*batch"]]:
         """Map ``x`` to the base variable ``z``; returns ``(z, log|det dz/dx|)``."""
-        self._check(x.shape[-1], context)
-        batch = jnp.broadcast_shapes(x.shape[:-1], context.shape[:-1])
-        x = jnp.broadcast_to(x, batch + (self.dim,))
-        context = jnp.broadcast_to(context, batch + (self.context_dim,))
+        x, context, batch = self._broadcast(x, context)
         total = jnp.zeros(batch, x.dtype)
         for layer in self.layers:
             x, ld = layer(x, context)
             total = total + ld
         return x, total
 
-    def from_base(
-        self, z: Float[Array, "... d"], context: Float[Array, "... c"]
-    ) -> Float[Array, "... d"]:
+    def from_base(self, z: Float[Array, "... d"], context: Context) -> Float[Array, "... d"]:
         """Map base draws ``z`` to ``x`` (the inverse of :meth:`to_base`)."""
-        self._check(z.shape[-1], context)
-        batch = jnp.broadcast_shapes(z.shape[:-1], context.shape[:-1])
-        z = jnp.broadcast_to(z, batch + (self.dim,))
-        context = jnp.broadcast_to(context, batch + (self.context_dim,))
+        z, context, _ = self._broadcast(z, context)
         for layer in reversed(self.layers):
             z, _ = layer(z, context, inverse=True)
         return z
 
-    def log_prob(
-        self, x: Float[Array, "... d"], context: Float[Array, "... c"]
-    ) -> Float[Array, "*batch"]:
+    def log_prob(self, x: Float[Array, "... d"], context: Context) -> Float[Array, "*batch"]:
         """Log density ``log q(x | c)``; leading axes of ``x`` and ``context`` broadcast."""
         z, ld = self.to_base(x, context)
         return -0.5 * jnp.sum(z**2, -1) - 0.5 * self.dim * math.log(2 * math.pi) + ld

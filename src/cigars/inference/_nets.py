@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -51,5 +53,36 @@ class MLP(nnx.Module):
         if self.in_dim == 0:
             x = jnp.ones(x.shape[:-1] + (1,), x.dtype)
         for layer in self.hidden:
+            x = jax.nn.silu(layer(x))
+        return self.out(x)
+
+    def apply_parts(self, parts: Sequence[Float[Array, "... i_k"]]) -> Float[Array, "... o"]:
+        """The network on the concatenation of ``parts`` (last axes), without forming it.
+
+        Equal to ``self(concatenate(broadcast_arrays(*parts), -1))``: the first layer is the sum
+        of each part times its rows of the weight matrix, so a part with fewer (broadcast)
+        leading dimensions is multiplied once, not once per element of the broadcast batch
+        (e.g. per-object features shared by every posterior draw).
+
+        Raises:
+            ValueError: if the parts' widths do not add up to ``in_dim``.
+        """
+        widths = [p.shape[-1] for p in parts]
+        if sum(widths) != self.in_dim:
+            raise ValueError(f"MLP: parts of widths {widths} do not add up to {self.in_dim}")
+        if self.in_dim == 0:
+            batch = jnp.broadcast_shapes(*(p.shape[:-1] for p in parts))
+            return self(jnp.zeros(batch + (0,), parts[0].dtype))
+        first = self.hidden[0] if len(self.hidden) else self.out
+        kernel, bias = first.kernel[...], first.bias[...]
+        h, start = bias, 0
+        for part, width in zip(parts, widths, strict=True):
+            if width:
+                h = h + part @ kernel[start : start + width]
+            start += width
+        if not len(self.hidden):
+            return h
+        x = jax.nn.silu(h)
+        for layer in list(self.hidden)[1:]:
             x = jax.nn.silu(layer(x))
         return self.out(x)

@@ -414,9 +414,11 @@ class HierarchicalNPE(nnx.Module):
 
         def one(args):
             zt, k = args
-            ctx = self._local_context(e_act, zt, s, c_act)
+            # The context [e_i, z_theta, s, c_i] in parts: the conditioners multiply the
+            # per-object parts once for all draws (ConditionalFlow with a tuple context).
+            ctx = (e_act, zt[None, :], s[None, :], c_act)
             # Noise drawn for every slot, then gathered: draws do not depend on ``n_active``.
-            z = jax.random.normal(k, (n_max, self.n_local), ctx.dtype)[order]
+            z = jax.random.normal(k, (n_max, self.n_local), e_act.dtype)[order]
             return self.z_to_local(self.local_flow.from_base(z, ctx))
 
         keys = jax.random.split(k_l, num_samples)

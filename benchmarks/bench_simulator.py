@@ -1,69 +1,78 @@
-"""Speed of one simulated survey: the JAX simulator vs plain-NumPy implementations of its stages.
+"""Speed of one simulated survey: the JAX simulator vs NumPy, and vs the memory-bandwidth floor.
 
 Usage::
 
-    python benchmarks/bench_simulator.py [--n-host 1000000] [--repeats 7]
-        [--targets 1600 16000 160000] [--prune 0.7] [--batch 0] [--skip-numpy] [--quick]
+    python benchmarks/bench_simulator.py [--n-host 1000000] [--bank BANK.h5] [--repeats 7]
+        [--targets 1600 16000 160000] [--prune 0.7] [--skip-numpy] [--quick]
 
-or through the harness, ``python -m benchmarks --only simulator`` (``main(quick)``).
+or as a section of ``python -m benchmarks`` (:func:`section`).
 
-A toy bank (``cigars.simulate.toy_host_table``, 6 bands) of ``n_host`` galaxies; for each
-target number of *detected* SNe the survey-size label ``counts`` is calibrated on a pilot run
-and ``n_max`` set to 1.25x the pilot's total (pre-selection) SN count. ``--prune f`` drops
-bank galaxies no cosmology with D_M >= f D_M(reference) can detect (default 0.7, which covers
-the CIGaRS-I prior). Reported per target: the median (and min) wall time per survey after
-compilation of ``cigars.simulate.simulate`` (one ``jit``), its compile time, and two NumPy
-baselines from ``numpy_simulator.py`` with their ratios NumPy / JAX:
+The bank: a toy bank (``cigars.simulate.toy_host_table``, 6 bands) of ``n_host`` galaxies, or
+a real one (``--bank``). For each target number of *detected* SNe the survey-size label
+``counts`` is calibrated on a pilot run and ``n_max`` set to 1.25x the pilot's total
+(pre-selection) SN count. ``--prune f`` drops bank galaxies no cosmology with
+D_M >= f D_M(reference) can detect (default 0.7, which covers the CIGaRS-I prior). Logistic
+SN selection (the NumPy port has the same). Reported per target:
 
-* ``np_fast``: the same algorithmic shortcuts (per-bank precomputation, the same pruned
-  galaxies, tabulated distances, O(n_host) categorical sampling): the ratio measures the engine;
-* ``np_direct``: the direct transcription of the model over the whole bank (every galaxy's six
-  magnitudes and seven bin rates per simulation, a categorical over all (galaxy, bin) pairs):
-  the ratio measures engine plus algorithms.
-
-``--batch B`` also times ``simulate_batch`` (one jit around one vmap) per survey.
+* the compile time of ``cigars.simulate.simulate`` (ahead-of-time ``lower().compile()``) and
+  the median (and min) wall time per survey after it, as surveys per second;
+* two NumPy baselines from ``numpy_simulator.py`` and the ratios NumPy / JAX: ``np_fast`` uses
+  the same algorithmic shortcuts (per-bank precomputation, the same pruned galaxies, tabulated
+  distances, O(n_host) categorical sampling), so its ratio measures the engine; ``np_direct``
+  is the direct transcription of the model over the whole bank (every galaxy's magnitudes and
+  bin rates per simulation, a categorical over all (galaxy, bin) pairs);
+* the bandwidth floor: the bytes of the bank one survey must read (:func:`survey_read_bytes`)
+  divided by the device's copy bandwidth, and the ratio of the measured time to it;
+* the peak resident memory while simulating at that size;
+* power-law exponents of time and memory against the number of detected SNe.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 try:  # as part of the ``benchmarks`` package (python -m benchmarks)
+    from benchmarks._harness import (
+        PeakMemory,
+        copy_bandwidth,
+        load,
+        power_law,
+        program_memory,
+        timed,
+    )
     from benchmarks.numpy_simulator import NumpySimulator
 except ModuleNotFoundError:  # as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from numpy_simulator import NumpySimulator
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._harness import (
+        PeakMemory,
+        copy_bandwidth,
+        load,
+        power_law,
+        program_memory,
+        timed,
+    )
+    from benchmarks.numpy_simulator import NumpySimulator
 
-from cigars.simulate import (
-    GlobalPrior,
-    SimulatorConfig,
-    Theta,
-    simulate,
-    simulate_batch,
-    toy_host_table,
-)
-from cigars.sn import survey_scale
-from cigars.survey import LogisticSelectionConfig, LSSTSurveyConfig
+from cigars.simulate import SimulatorConfig, Theta, toy_host_table
+from cigars.simulate._simulator import _as_theta, _simulate
+from cigars.sn import AssignSupernovae, survey_scale
+from cigars.survey import DetectHosts, LogisticSelectionConfig, LSSTSurveyConfig
 
-
-def _timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), float(np.min(times)), out
+TARGETS = (1600, 16000, 160000)
+_ROW_COLUMNS = ("z", "logmass", "logzsol", "dust2", "dust_index", "dust_ratio")
 
 
-def _build(hosts, counts, n_max, prune):
+def build(hosts, counts: float, n_max: int, prune: float):
+    """The simulator over ``hosts`` with this survey size (logistic selection)."""
     cfg = SimulatorConfig(
         survey=LSSTSurveyConfig(n_max=int(n_max), counts=float(counts), prune_dm_ratio=prune),
         selection=LogisticSelectionConfig(),
@@ -71,114 +80,199 @@ def _build(hosts, counts, n_max, prune):
     return cfg.build(hosts)
 
 
-def run(
-    n_host=1_000_000,
-    repeats=7,
-    targets=(1600, 16000, 160000),
-    prune=0.7,
-    batch=0,
-    skip_numpy=False,
-) -> dict:
-    """Run the benchmark, print a table and return the numbers (times in ms)."""
-    print(
-        f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
-    results: dict = {"n_host": n_host, "prune_dm_ratio": prune, "dtype": "float32"}
-    t0 = time.perf_counter()
-    hosts = toy_host_table(n_host, seed=0)
-    print(f"toy bank: {n_host} galaxies x {hosts.n_band} bands ({time.perf_counter() - t0:.1f} s)")
-    theta = jax.tree_util.tree_map(jnp.float32, Theta())
+def survey_read_bytes(sim) -> dict[str, int]:
+    """Bytes of the bank one survey must read: the whole-bank columns and the slots' host rows.
 
-    pilot = _build(hosts, 1000.0, 20 * n_host // 1000 + 1000, prune)
-    results["galaxies_per_simulation"] = pilot.stages[2].hosts.n_host
-    _, cat = simulate(pilot, jax.random.key(0), theta)
+    Whole bank (every galaxy, every survey): the host-detection columns (distance limit, z and
+    its Chebyshev variable) and the prepared SFH bins (effective log mass and midpoint age per
+    active bin). Per slot: its host's row (six property columns, bank index, two SFH-bin edges,
+    the band magnitudes).
+    """
+    detect = next(s for s in sim.stages if isinstance(s, DetectHosts))
+    assign = next(s for s in sim.stages if isinstance(s, AssignSupernovae))
+    leaves = [detect.dm_limit_mpc, detect.z, detect.t, *jax.tree_util.tree_leaves(assign.prepared)]
+    whole = sum(int(a.size) * a.dtype.itemsize for a in leaves)
+    hosts = assign.hosts
+    itemsize = hosts.z.dtype.itemsize
+    per_slot = itemsize * (len(_ROW_COLUMNS) + 2 + hosts.n_band) + 4  # + int32 bank index
+    return {
+        "bank_bytes": whole,
+        "slot_bytes": per_slot * sim.n_max,
+        "total": whole + per_slot * sim.n_max,
+    }
+
+
+def _line(row: dict[str, Any]) -> str:
+    get = lambda k: row.get(k, math.nan)  # noqa: E731
+    return (
+        f"{row['target']:7d} {row['n_max']:7d} {row['n_detected']:7d} {row['compile_s']:7.1f} "
+        f"{row['ms']:8.1f} {row['ms_min']:8.1f} {get('numpy_fast_ms'):8.1f} "
+        f"{get('ratio_numpy_fast'):6.1f} {get('numpy_direct_ms'):8.1f} "
+        f"{get('ratio_numpy_direct'):6.1f} {get('floor_ms'):7.2f} {get('ratio_to_floor'):6.1f} "
+        f"{row['peak_rss_mib']:6.0f}"
+    )
+
+
+def load_hosts(bank: str | None, n_host: int):
+    """The bank's :class:`HostTable` (a real bank file, or a toy bank of ``n_host``)."""
+    if bank:
+        from cigars.hosts import load_bank
+        from cigars.survey import HostTable
+
+        return HostTable.from_bank(load_bank(bank)), f"{bank} (real)"
+    return toy_host_table(n_host, seed=0), f"toy_host_table({n_host}, seed=0)"
+
+
+def run(
+    hosts,
+    *,
+    targets=TARGETS,
+    repeats: int = 7,
+    prune: float = 0.7,
+    numpy: bool = True,
+    bandwidth_gb_s: float | None = None,
+    memory: PeakMemory | None = None,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Measure the simulator at each target size; see the module docstring.
+
+    Returns:
+        ``{"settings", "sizes": [row per target], "exponents", "catalogues"}``; times in ms,
+        ``catalogues`` maps each target to its last simulated catalogue (not JSON).
+    """
+    memory = memory or PeakMemory()
+    say = print if verbose else (lambda *a, **k: None)
+    theta = _as_theta(jax.tree_util.tree_map(jnp.float32, Theta()))
+    pilot = build(hosts, 1000.0, 20 * hosts.n_host // 1000 + 1000, prune)
+    _, cat = jax.block_until_ready(_simulate(pilot, jax.random.key(0), theta))
     det_per_count = int(cat.n_detected) / 1000.0
     tot_per_count = int(cat.n_sn_total) / 1000.0
-    print(
-        f"galaxies per simulation: {results['galaxies_per_simulation']}; pilot (counts=1000): "
+    galaxies = next(s for s in pilot.stages if isinstance(s, AssignSupernovae)).hosts.n_host
+    settings = {
+        "n_host": hosts.n_host,
+        "galaxies_per_simulation": galaxies,
+        "prune_dm_ratio": prune,
+        "dtype": str(hosts.z.dtype),
+        "repeats": repeats,
+        "selection": "logistic",
+        "n_max_rule": "1.25 x pilot total SNe + 64",
+    }
+    say(
+        f"bank: {hosts.n_host} galaxies ({galaxies} after pruning); pilot (counts=1000): "
         f"{int(cat.n_detected)} detected of {int(cat.n_sn_total)} SNe"
     )
-    print(
-        f"{'target':>8} {'counts':>8} {'n_max':>7} {'N_det':>7} {'compile_s':>9} {'jax_ms':>8} "
-        f"{'jax_min':>8} {'np_fast':>8} {'ratio':>6} {'np_direct':>9} {'ratio':>6}"
+    say(
+        f"{'target':>7} {'n_max':>7} {'N_det':>7} {'compile':>7} {'ms':>8} {'min':>8} "
+        f"{'np_fast':>8} {'ratio':>6} {'np_dir':>8} {'ratio':>6} {'floor':>7} {'x':>6} {'MiB':>6}"
     )
+    rows, catalogues = [], {}
     for target in targets:
+        memory.reset()
+        rss_start = memory.current()
+        load_start = load()
         counts = target / det_per_count
         n_max = int(1.25 * tot_per_count * counts) + 64
-        sim = _build(hosts, counts, n_max, prune)
-        t_c = time.perf_counter()
-        jax.block_until_ready(simulate(sim, jax.random.key(1), theta))
-        compile_s = time.perf_counter() - t_c
+        sim = build(hosts, counts, n_max, prune)
+        t0 = time.perf_counter()
+        compiled = _simulate.lower(sim, jax.random.key(1), theta).compile()
+        compile_s = time.perf_counter() - t0
+        jax.block_until_ready(compiled(sim, jax.random.key(1), theta))  # warm-up
         keys = iter(jax.random.split(jax.random.key(2), repeats))
-        jax_med, jax_min, (_, cat) = _timed(
-            lambda sim=sim, keys=keys: jax.block_until_ready(simulate(sim, next(keys), theta)),
+        med, best, (_, cat) = timed(
+            lambda c=compiled, s=sim, k=keys: jax.block_until_ready(c(s, next(k), theta)),
             repeats,
         )
+        peak = memory.peak()
         n_det = int(cat.n_detected)
-        np_fast = np_direct = float("nan")
-        if not skip_numpy:
-            kappa = survey_scale(counts, hosts.n_host)
-            for direct in (False, True):
-                table = hosts if direct else sim.stages[2].hosts
-                npsim = NumpySimulator(table, kappa, n_max, direct=direct)
-                rng = np.random.default_rng(3)
-                med, _, res = _timed(
-                    lambda npsim=npsim, rng=rng: npsim.simulate(rng, Theta()), max(3, repeats // 2)
-                )
-                assert abs(len(res["m_obs"]) - n_det) < 6 * np.sqrt(n_det) + 10, "NumPy != JAX"
-                np_fast, np_direct = (np_fast, med) if direct else (med, np_direct)
-        print(
-            f"{target:8d} {counts:8.0f} {n_max:7d} {n_det:7d} {compile_s:9.1f} "
-            f"{1e3 * jax_med:8.1f} {1e3 * jax_min:8.1f} {1e3 * np_fast:8.1f} "
-            f"{np_fast / jax_med:6.1f} {1e3 * np_direct:9.1f} {np_direct / jax_med:6.1f}"
-        )
-        row = {
+        catalogues[target] = cat
+        row: dict[str, Any] = {
+            "target": target,
+            "counts": counts,
             "n_max": n_max,
             "n_detected": n_det,
+            "overflow": bool(cat.overflow),
             "compile_s": compile_s,
-            "jax_ms": 1e3 * jax_med,
-            "jax_min_ms": 1e3 * jax_min,
-            "numpy_fast_ms": 1e3 * np_fast,
-            "numpy_direct_ms": 1e3 * np_direct,
-            "ratio_fast": np_fast / jax_med,
-            "ratio_direct": np_direct / jax_med,
+            "ms": 1e3 * med,
+            "ms_min": 1e3 * best,
+            "surveys_per_s": 1.0 / med,
+            "rss_start_mib": rss_start,
+            "peak_rss_mib": peak,
+            "rss_growth_mib": peak - rss_start,
+            **program_memory(compiled),
         }
-        if batch:
-            prior = GlobalPrior.from_mapping({"Om0": {"uniform": [0.25, 0.35]}})
-            thetas = prior.sample(jax.random.key(4), (batch,))
-            bkeys = jax.random.split(jax.random.key(5), batch)
-            jax.block_until_ready(simulate_batch(sim, bkeys, thetas))
-            b_med, _, _ = _timed(
-                lambda sim=sim, bkeys=bkeys, thetas=thetas: jax.block_until_ready(
-                    simulate_batch(sim, bkeys, thetas)
-                ),
-                max(3, repeats // 2),
-            )
-            row["batch_ms_per_survey"] = 1e3 * b_med / batch
-            print(f"{'':8} batch of {batch}: {1e3 * b_med / batch:.1f} ms per survey")
-        results.update({f"{target} SNe | {k}": v for k, v in row.items()})
-    return results
+        read = survey_read_bytes(sim)
+        row["read_mib"] = read["total"] / 2**20
+        if bandwidth_gb_s:
+            floor = read["total"] / (bandwidth_gb_s * 1e9)
+            row["floor_ms"] = 1e3 * floor
+            row["ratio_to_floor"] = med / floor
+        if numpy:
+            kappa = survey_scale(counts, hosts.n_host)
+            pruned = next(s for s in sim.stages if isinstance(s, AssignSupernovae)).hosts
+            for name, table, direct in (
+                ("numpy_fast", pruned, False),
+                ("numpy_direct", hosts, True),
+            ):
+                npsim = NumpySimulator(table, kappa, n_max, direct=direct)
+                rng = np.random.default_rng(3)
+                np_med, _, res = timed(
+                    lambda npsim=npsim, rng=rng: npsim.simulate(rng, Theta()), max(3, repeats // 2)
+                )
+                if abs(len(res["m_obs"]) - n_det) > 6 * math.sqrt(n_det) + 10:
+                    raise RuntimeError(
+                        f"NumPy ({len(res['m_obs'])}) and JAX ({n_det}) SN counts differ"
+                    )
+                row[f"{name}_ms"] = 1e3 * np_med
+                row[f"ratio_{name}"] = np_med / med
+        row["load_average"] = max(load_start, load())
+        rows.append(row)
+        say(_line(row))
+    n = [r["n_detected"] for r in rows]
+    exponents = {
+        "time_vs_n_sn": power_law(n, [r["ms"] for r in rows]),
+        "rss_growth_vs_n_sn": power_law(n, [r["rss_growth_mib"] for r in rows]),
+        "program_memory_vs_n_sn": power_law(n, [r.get("program_total_mib", 0) for r in rows]),
+    }
+    if numpy:
+        exponents["numpy_fast_time_vs_n_sn"] = power_law(n, [r["numpy_fast_ms"] for r in rows])
+    return {"settings": settings, "sizes": rows, "exponents": exponents, "catalogues": catalogues}
 
 
 def main(quick: bool = False) -> dict:
-    """Harness entry point (``python -m benchmarks``): the full run, or a 5x smaller bank."""
-    if quick:
-        return run(n_host=200_000, repeats=3, targets=(1600, 16000))
-    return run()
+    """Stand-alone run (prints a table); ``quick`` uses a 5x smaller bank and two sizes."""
+    hosts, _ = load_hosts(None, 200_000 if quick else 1_000_000)
+    bw = copy_bandwidth(2**26 if quick else 2**28)["bandwidth_gb_s"]
+    out = run(
+        hosts,
+        targets=TARGETS[:2] if quick else TARGETS,
+        repeats=3 if quick else 7,
+        bandwidth_gb_s=bw,
+    )
+    out.pop("catalogues")
+    return out
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-host", type=int, default=1_000_000)
+    parser.add_argument("--bank", help="a galaxy bank file instead of the toy bank")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--targets", type=int, nargs="+", default=[1600, 16000, 160000])
+    parser.add_argument("--targets", type=int, nargs="+", default=list(TARGETS))
     parser.add_argument("--prune", type=float, default=0.7, help="prune_dm_ratio (0 = off)")
-    parser.add_argument("--batch", type=int, default=0)
     parser.add_argument("--skip-numpy", action="store_true")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
         main(quick=True)
     else:
-        run(args.n_host, args.repeats, args.targets, args.prune, args.batch, args.skip_numpy)
+        hosts, _ = load_hosts(args.bank, args.n_host)
+        bw = copy_bandwidth(2**28)["bandwidth_gb_s"]
+        print(f"copy bandwidth: {bw:.1f} GB/s")
+        run(
+            hosts,
+            targets=args.targets,
+            repeats=args.repeats,
+            prune=args.prune,
+            numpy=not args.skip_numpy,
+            bandwidth_gb_s=bw,
+        )

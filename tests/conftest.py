@@ -20,10 +20,8 @@ def key():
 @pytest.fixture
 def x64():
     """Run the test with 64-bit floats enabled, restoring the previous setting afterwards."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
+    with jax.enable_x64(True):
+        yield
 
 
 @pytest.fixture

@@ -83,8 +83,11 @@ def test_nuts_matches_grid_posterior(x64):
 def survey():
     """Detected SNe (~190) of one survey from the full simulator on a toy bank, flat LambdaCDM
     (float64)."""
+    # Simulated under float64, then the context is left (a context held open across the
+    # module's tests would leak float64 into every later test).
     with jax.enable_x64(True):
-        yield _simulated_survey(5, counts=300.0)
+        data = _simulated_survey(5, counts=300.0)
+    return data
 
 
 def _simulated_survey(seed, counts=450.0):

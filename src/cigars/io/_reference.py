@@ -14,24 +14,10 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-__all__ = ["REFERENCE_NAMES", "read_reference_mock"]
+from cigars.simulate._theta import REFERENCE_NAMES
 
-#: Reference global-parameter names -> cigars ``Theta`` names.
-REFERENCE_NAMES = {
-    "Om0": "Om0",
-    "Ode0": "Ode0",
-    "dtd_A": "dtd_A",
-    "dtd_s": "dtd_s",
-    "M0": "M0",
-    "sigma_res": "sigma_res",
-    "alpha": "alpha",
-    "beta": "beta",
-    "alpha_c": "alpha_c",
-    "gamma_M_logzsol": "gamma_Z",
-    "gamma_M_age": "gamma_age",
-    "step_M_logmass": "step_M",
-    "step_M_logmass_loc": "step_loc",
-}
+__all__ = ["BANDS", "read_reference_mock"]
+
 #: The LSST bands of the reference mocks, in the order of ``gmags_obs``.
 BANDS = ("u", "g", "r", "i", "z", "y")
 #: The reference's fixed host photometric error (MODEL.md section 9).

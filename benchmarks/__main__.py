@@ -312,7 +312,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         if not math.isfinite(v):
             return "—"
-        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.0f}"
+        return f"{v:.3g}" if abs(v) < 1e3 else f"{v:.0f}"
     return str(v)
 
 
@@ -354,6 +354,17 @@ def markdown(results: dict[str, Any]) -> str:
             "and noisier than on an idle machine:",
             "",
             *warnings,
+            "",
+        ]
+    loads = [
+        v["load_average"] for v in results.values() if isinstance(v, dict) and "load_average" in v
+    ]
+    if loads:
+        lines += [
+            f"Load: the 1-minute load average was {min(loads):.1f}–{max(loads):.1f} during the "
+            f"sections. This run's own threads count up to {m.get('cpus_usable')}; the rest "
+            "is other jobs sharing the machine, whose competition for the CPUs makes these "
+            "timings pessimistic (and multi-threaded XLA programs especially so).",
             "",
         ]
     lines += ["## Machine", ""]
@@ -579,6 +590,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--out", type=Path, default=HERE, help="folder for RESULTS.md and results.json"
     )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="only rewrite RESULTS.md (in --out) from an existing results.json",
+    )
     args = parser.parse_args(argv)
     if args.bank and not Path(args.bank).is_file():
         parser.error(f"--bank {args.bank}: no such file")
@@ -589,6 +606,12 @@ def main(argv=None) -> int:
         os.sched_setaffinity(0, usable[: args.cpus])
     sys.path.insert(0, str(HERE.parent))
     from cigars.io import atomic_write_text
+
+    if args.markdown:
+        results = json.loads(args.markdown.read_text())
+        atomic_write_text(args.out / "RESULTS.md", markdown(results))
+        print(f"wrote {args.out / 'RESULTS.md'} from {args.markdown}")
+        return 0
 
     results = _jsonable(run(args))
     args.out.mkdir(parents=True, exist_ok=True)

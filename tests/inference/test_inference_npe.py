@@ -226,3 +226,15 @@ def test_local_draws_do_not_depend_on_how_many_slots_the_flows_run_on(key):
     np.testing.assert_allclose(theta, full[0], rtol=1e-6)
     np.testing.assert_allclose(local, full[1], rtol=1e-5, atol=1e-6, equal_nan=True)
     assert np.isfinite(np.asarray(local)[:, np.asarray(mask)]).all()
+
+
+def test_active_slots_hold_every_valid_object_with_little_padding():
+    from cigars.inference._posterior import active_slots
+
+    sizes = list(range(1, 3000)) + [16_427, 100_003, 160_000]
+    slots = np.array([active_slots(n, 10**7) for n in sizes])
+    n = np.array(sizes)
+    assert np.all(slots >= n)
+    assert np.all(slots[n >= 512] <= 1.125 * n[n >= 512])
+    assert len(set(slots[(n > 1024) & (n <= 2048)])) == 8  # eight size classes per octave
+    assert active_slots(300, 200) == 200  # capped at n_max

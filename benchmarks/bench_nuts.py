@@ -37,10 +37,11 @@ and the sampling loop separately). Leapfrog steps per iteration come from numpyr
 :func:`numpyro.diagnostics.effective_sample_size` over the kept draws (``ess_min``: the
 smallest), so ``seconds_per_effective_draw`` compares per independent draw too.
 
-**Scaling.** On a shared 2-core CPU a 1,600-SN chain takes about 35 leapfrog steps (gradients)
-per draw after a short warm-up at ~17 ms each, and one gradient of the 16k-SN likelihood about
-0.3 s, so full-length runs take from tens of minutes (1.6k) to hours (16k). So the cost is
-measured as (leapfrog steps) x (seconds per leapfrog step):
+**Scaling.** On a shared 2-core CPU a 1,600-SN chain takes 18-35 leapfrog steps (gradients) per
+draw after a 100-200 iteration warm-up, at 17-27 ms each, and one gradient of the 16k-SN
+likelihood 0.27-0.35 s (depending on the machine's load), so full-length runs take from tens
+of minutes (1.6k) to hours (16k). So the cost is measured as (leapfrog steps) x (seconds per
+leapfrog step):
 
 * one NUTS chain at the smallest size (1,600 SNe; ``chain``: ``num_warmup_run`` +
   ``num_samples_run`` iterations, 200 + 100 by default, 100 + 100 with ``quick``) gives the
@@ -49,8 +50,10 @@ measured as (leapfrog steps) x (seconds per leapfrog step):
   phase (warm-up steps x 500 / ``num_warmup_run``, sampling steps x 1,000 /
   ``num_samples_run``: ``leapfrog_1000_draws``; early warm-up iterations are the longest, so
   a short warm-up scaled up overestimates the warm-up's steps, and a shorter adaptation
-  leaves a smaller step size, more steps per draw). They are assumed independent of N: after
-  dense-mass adaptation the posterior's shape, not its size, sets the steps per draw;
+  leaves a smaller step size, more steps per draw: a 100 + 100 chain at 1,600 SNe gave 74k
+  steps, a 200 + 100 chain 45k; a full-length chain, ``--chain 1600 500 1000``, removes this
+  extrapolation). They are assumed independent of N: after dense-mass adaptation the
+  posterior's shape, not its size, sets the steps per draw;
 * the seconds per leapfrog step at every size (1,600, 5,000 and all SNe: random subsets of
   the survey) are the median time of the jitted potential-energy gradient (numpyro's
   ``potential_fn`` of the model; AOT-compiled, compile timed apart) plus NUTS's own work per
@@ -261,7 +264,9 @@ def run_chain(key, exp, model_args, num_warmup: int, num_samples: int) -> dict[s
         "max_tree_depth_hits": int(np.sum(steps >= 2**s.max_tree_depth - 1)),
         "divergences": int(np.asarray(extra["diverging"]).sum()),
         "step_size": float(np.asarray(mcmc.last_state.adapt_state.step_size)),
-        "ms_per_leapfrog": 1e3 * (warmup_s + sampling_s) / max(1, warm_steps.sum() + steps.sum()),
+        "ms_per_leapfrog": 1e3
+        * (warmup_s + sampling_s)
+        / max(1, int(warm_steps.sum() + steps.sum())),
         "ess": ess,
         "ess_min": min(ess.values()),
         "ess_min_parameter": min(ess, key=ess.get),

@@ -128,6 +128,8 @@ def _cmd_train(args) -> int:
         resume=args.resume,
         progress=not args.quiet,
         simulations=args.simulations,
+        data=args.data,
+        columns=args.columns,
     )
     print(
         f"training done: {result.step} steps, best validation loss {result.best_val_loss:.4f}"
@@ -364,7 +366,17 @@ def build_parser() -> argparse.ArgumentParser:
         "metrics.jsonl and loss_curve.png go to the run directory.",
     )
     p.add_argument("config", help="experiment YAML file")
-    p.add_argument("--bank", required=True, help="galaxy bank HDF5")
+    p.add_argument("--bank", default=None, help="galaxy bank HDF5 (simulator experiments)")
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="FILE",
+        help="likelihood type 'standardised': the sample whose redshifts and errors fix the "
+        "design (instead of --bank)",
+    )
+    p.add_argument(
+        "--columns", default=None, metavar="MAP", help="column map of --data (default: config)"
+    )
     p.add_argument("-o", "--output", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--steps", type=int, default=None, help="override inference.training.steps")

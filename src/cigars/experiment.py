@@ -280,12 +280,14 @@ def simulate_training_set(
 
 def train_experiment(
     exp: Experiment,
-    bank_path: str | Path,
+    bank_path: str | Path | None,
     run_dir: str | Path,
     *,
     resume: bool = False,
     progress: bool = True,
     simulations: str | Path | None = None,
+    data: str | Path | None = None,
+    columns=None,
 ):
     """Train the experiment's neural posterior with simulations drawn inside each jitted step.
 
@@ -295,20 +297,36 @@ def train_experiment(
     file of the same experiment), trains from those stored surveys instead; their last
     ``n_val`` surveys are the validation set.
 
+    With a ``standardised`` likelihood the problem is that likelihood over the design of the
+    sample ``data`` (read through the column map ``columns``), not the simulator over a bank
+    (:func:`cigars.likelihood.standardised_problem`); the file's path, SHA-256 and design
+    (``design.npz``) are recorded instead of a bank.
+
     Raises:
-        ValueError: if the stored simulations come from a different experiment.
+        ValueError: if the stored simulations come from a different experiment, or for a
+            bank with a ``standardised`` likelihood, a missing ``data`` with it, or ``data``
+            without it.
 
     Returns:
         The :class:`~cigars.inference.TrainResult`.
     """
     import yaml
 
-    from cigars.hosts import load_bank
     from cigars.inference import train
     from cigars.io import atomic_write_text
 
     run_dir = Path(run_dir)
-    simulate_one, prior, local_bounds = npe_problem(exp, load_bank(bank_path))
+    sample = _design_sample(exp, bank_path, simulations, data, columns)
+    if sample is None:
+        from cigars.hosts import load_bank
+
+        simulate_one, prior, local_bounds = npe_problem(exp, load_bank(bank_path))
+        record = {"bank": str(Path(bank_path).resolve())}
+    else:
+        from cigars.likelihood import standardised_problem
+
+        simulate_one, prior, local_bounds = standardised_problem(exp, sample.data)
+        record = sample.record()
     dataset = None
     if simulations is not None:
         from cigars.io._simulations import read_simulations
@@ -319,13 +337,16 @@ def train_experiment(
                 f"{simulations}: simulated with a different experiment than {exp.name!r} "
                 "(compare `cigars config show` with the file's config attribute)"
             )
-    record = {"bank": str(Path(bank_path).resolve()), "experiment": to_dict(exp)}
+    record["experiment"] = to_dict(exp)
     run_file = run_dir / RUN_FILE
     if resume and run_file.exists():
         old = yaml.safe_load(run_file.read_text())
-        if old.get("experiment") != record["experiment"]:
-            raise ValueError(f"{run_file}: the experiment differs from the run being resumed")
+        for part in ("experiment", "design"):
+            if old.get(part) != record.get(part):
+                raise ValueError(f"{run_file}: the {part} differs from the run being resumed")
     run_dir.mkdir(parents=True, exist_ok=True)
+    if sample is not None:
+        sample.save_design(run_dir)
     atomic_write_text(run_file, yaml.safe_dump(record, sort_keys=False))
     return train(
         exp.inference,
@@ -339,8 +360,39 @@ def train_experiment(
     )
 
 
-def load_run(run_dir: str | Path) -> tuple[Experiment, str]:
-    """The experiment and bank path a training run was made with.
+def _design_sample(exp: Experiment, bank_path, simulations, data, columns):
+    """The design sample of a ``standardised`` experiment (``None`` for a bank-based one).
+
+    Raises:
+        ValueError: for a bank or stored simulations with a ``standardised`` likelihood, no
+            ``data`` with it, or ``data`` / ``columns`` without it.
+    """
+    from cigars.likelihood import StandardisedLikelihoodConfig, read_standardised_sample
+
+    if not isinstance(exp.likelihood, StandardisedLikelihoodConfig):
+        if data is not None or columns is not None:
+            raise ValueError(
+                "--data/--columns apply to a 'standardised' likelihood; this experiment "
+                "trains on simulations over a galaxy bank: give --bank"
+            )
+        if bank_path is None:
+            raise ValueError("training this experiment needs a galaxy bank (--bank)")
+        return None
+    if bank_path is not None or simulations is not None:
+        raise ValueError(
+            "the 'standardised' likelihood trains over the design of an observed sample, not "
+            "a galaxy bank: give --data FILE [--columns MAP] instead of "
+            + ("--bank" if bank_path is not None else "--simulations")
+        )
+    if data is None:
+        raise ValueError(
+            "the 'standardised' likelihood needs the sample that fixes the design: --data FILE"
+        )
+    return read_standardised_sample(exp, data, columns)
+
+
+def load_run(run_dir: str | Path) -> tuple[Experiment, str | None]:
+    """The experiment and bank path (``None`` for a design-sample run) a run was made with.
 
     Raises:
         ValueError: if ``run_dir`` is not a cigars training run.
@@ -353,7 +405,7 @@ def load_run(run_dir: str | Path) -> tuple[Experiment, str]:
     if not path.is_file():
         raise ValueError(f"{run_dir}: not a cigars training run (no {RUN_FILE})")
     record = yaml.safe_load(path.read_text())
-    return from_dict(Experiment, record["experiment"], file=path), record["bank"]
+    return from_dict(Experiment, record["experiment"], file=path), record.get("bank")
 
 
 def catalogue_arrays(table, exp: Experiment, *, source: str = "catalogue"):
@@ -427,6 +479,9 @@ def infer_catalogue(
         photo_z: ignore the catalogue's spectroscopic redshifts (every host's redshift is then
             inferred from its photometry and SN; ``z_spec`` stays in the observed data).
 
+    A run of the ``standardised`` likelihood (trained on a design sample, no bank) goes to
+    :func:`cigars.likelihood.infer_standardised`, which checks that the sample has its design.
+
     Returns:
         ``(idata, names)``: the InferenceData written and the global parameter names.
 
@@ -445,6 +500,14 @@ def infer_catalogue(
     )
 
     exp, bank_path = load_run(run_dir)
+    if bank_path is None:  # a design-sample run of the 'standardised' likelihood
+        from cigars.likelihood import infer_standardised
+
+        if drop_invalid or photo_z:
+            raise ValueError("--drop-invalid and --photo-z do not apply to a 'standardised' run")
+        return infer_standardised(
+            run_dir, data_path, output, num_samples=num_samples, seed=seed, columns=columns
+        )
     read = read_catalogue(data_path, columns)
     checked = validate_catalogue(read, exp, source=str(data_path), drop_invalid=drop_invalid)
     table = checked.table

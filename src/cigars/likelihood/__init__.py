@@ -8,6 +8,9 @@
   :func:`run_nuts`, :func:`nuts_idata`.
 * The known-hosts sub-model (:func:`known_hosts_problem`, :class:`SubModelConfig`): the
   generative model whose exact posterior :func:`sn_model` gives, as a neural-estimator problem.
+* The ``standardised`` likelihood over an observed sample's design as a neural-estimator
+  problem (:func:`standardised_problem`; ``cigars train CONFIG --data FILE``, then
+  :func:`infer_standardised` for ``cigars infer RUN FILE``), the posterior NUTS gives with it.
 * ``cigars validate RUN --reference nuts``: :func:`nuts_reference` (C2ST, mean shift, sd
   ratio of the neural posteriors against NUTS on the same validation surveys).
 * ``cigars infer --method nuts``: :func:`infer_nuts` over the experiment's ``likelihood`` section
@@ -28,6 +31,7 @@ from cigars.likelihood._models import (
     sample_theta,
     sn_model,
     standardised_log_likelihood,
+    standardised_mean,
     standardised_model,
 )
 from cigars.likelihood._nuts import nuts_idata, run_nuts
@@ -47,6 +51,14 @@ from cigars.likelihood._sn import (
     rv_quadrature,
     sn_log_likelihood,
 )
+from cigars.likelihood._standardised_npe import (
+    DESIGN_FILE,
+    StandardisedSample,
+    check_design,
+    infer_standardised,
+    read_standardised_sample,
+    standardised_problem,
+)
 from cigars.likelihood._submodel import (
     CONTEXT_FIELDS,
     covariate_pool,
@@ -59,6 +71,13 @@ from cigars.likelihood._submodel import (
 )
 
 __all__ = [
+    "DESIGN_FILE",
+    "StandardisedSample",
+    "check_design",
+    "infer_standardised",
+    "read_standardised_sample",
+    "standardised_mean",
+    "standardised_problem",
     "CONTEXT_FIELDS",
     "SubModelConfig",
     "covariate_pool",

@@ -30,6 +30,7 @@ __all__ = [
     "sample_theta",
     "sn_model",
     "standardised_log_likelihood",
+    "standardised_mean",
     "standardised_model",
 ]
 
@@ -102,17 +103,31 @@ class StandardisedData:
         return cls(*(jnp.asarray(v, dtype) for v in (z_cos, z_hel, m, chol)))
 
 
+def standardised_mean(
+    theta: Any,
+    z_cos: Float[Array, " n_sn"],
+    z_hel: Float[Array, " n_sn"],
+    cosmology: str = "flat_lambdacdm",
+) -> Float[Array, " n_sn"]:
+    r"""Mean standardised magnitude :math:`\mu(z_\mathrm{cos}, z_\mathrm{hel}) + M_0` [mag].
+
+    :func:`~cigars.likelihood.distance_modulus_hel` plus ``theta.M0`` (the standardised
+    absolute magnitude at the fixed ``theta.H0``): the mean of
+    :func:`standardised_log_likelihood` and of the simulator of
+    :func:`~cigars.likelihood.standardised_problem`.
+    """
+    return distance_modulus_hel(theta, z_cos, z_hel, cosmology) + theta.M0
+
+
 def standardised_log_likelihood(
     theta: Any, data: StandardisedData, cosmology: str = "flat_lambdacdm"
 ) -> Float[Array, ""]:
     r"""Gaussian log likelihood of standardised magnitudes.
 
-    :math:`\ln N(m; \mu(z_\mathrm{cos}, z_\mathrm{hel}) + M_0, C)` with
-    :func:`~cigars.likelihood.distance_modulus_hel` (``theta.M0`` is the standardised absolute
-    magnitude at the fixed ``theta.H0``).
+    :math:`\ln N(m; \mu(z_\mathrm{cos}, z_\mathrm{hel}) + M_0, C)` with the mean
+    :func:`standardised_mean`.
     """
-    mu = distance_modulus_hel(theta, data.z_cos, data.z_hel, cosmology)
-    r = data.m - mu - theta.M0
+    r = data.m - standardised_mean(theta, data.z_cos, data.z_hel, cosmology)
     white = jax.scipy.linalg.solve_triangular(data.scale_tril, r, lower=True)
     logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(data.scale_tril)))
     n = data.m.shape[0]

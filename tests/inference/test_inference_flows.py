@@ -30,10 +30,12 @@ def _flow(dim, context_dim, key, scale=0.5, **kw):
     return make(key)
 
 
+@pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize("dim", [1, 2, 5])
-def test_round_trip_and_log_det_vs_autodiff(key, x64, dim):
+def test_round_trip_and_log_det_vs_autodiff(key, x64, dim, affine):
     k1, k2, k3 = jax.random.split(key, 3)
-    flow = _flow(dim, 3, k1, num_layers=3, hidden=16, depth=1, num_bins=5, bound=3.0)
+    kw = dict(num_layers=3, hidden=16, depth=1, num_bins=5, bound=3.0, affine=affine)
+    flow = _flow(dim, 3, k1, **kw)
     x = 2.0 * jax.random.normal(k2, (dim,))
     c = jax.random.normal(k3, (3,))
     z, ld = jax.jit(flow.to_base)(x, c)
@@ -43,8 +45,10 @@ def test_round_trip_and_log_det_vs_autodiff(key, x64, dim):
     assert not np.allclose(z, x)  # the randomised flow is not the identity
 
 
-def test_one_dimensional_density_integrates_to_one(key, x64):
-    flow = _flow(1, 2, key, num_layers=2, hidden=16, depth=1, num_bins=6, bound=3.0)
+@pytest.mark.parametrize("affine", [False, True])
+def test_one_dimensional_density_integrates_to_one(key, x64, affine):
+    kw = dict(num_layers=2, hidden=16, depth=1, num_bins=6, bound=3.0, affine=affine)
+    flow = _flow(1, 2, key, **kw)
     grid = jnp.linspace(-40, 40, 400001)[:, None]
     log_prob = jax.jit(flow.log_prob)
     for c in (jnp.array([0.3, -1.0]), jnp.array([2.0, 0.5])):
@@ -124,3 +128,19 @@ def test_context_in_parts_equals_the_concatenated_context(key, x64):
     np.testing.assert_allclose(flow.log_prob(x, parts), flow.log_prob(x, full), atol=1e-9)
     with pytest.raises(ValueError, match="context with last axis 9"):
         flow.from_base(z, (per_object, per_draw))
+
+
+def test_affine_flow_represents_a_narrow_shifted_gaussian_exactly():
+    """With the splines at the identity, the affine layer alone is a Gaussian of the context's
+    mean and scale: log_prob equals the normal density (the narrow-posterior case it is for)."""
+    flow = ConditionalFlow(2, 1, num_layers=2, hidden=8, depth=1, affine=True, rngs=nnx.Rngs(0))
+    out = flow.affine.net.out
+    # shift, then the raw log scale whose smooth bound 8 tanh(raw / 8) is log(0.01), log(0.2)
+    raw = 8.0 * np.arctanh(np.log([0.01, 0.2]) / 8.0)
+    out.bias[...] = jnp.asarray([3.0, -1.0, *raw], out.bias[...].dtype)
+    x = jnp.array([[3.005, -1.1], [2.99, -0.7]])
+    expected = jax.scipy.stats.norm.logpdf(x, jnp.array([3.0, -1.0]), jnp.array([0.01, 0.2]))
+    np.testing.assert_allclose(flow.log_prob(x, jnp.zeros((2, 1))), expected.sum(-1), rtol=1e-5)
+    draws = flow.sample(jax.random.key(1), jnp.zeros(1), 20000)
+    np.testing.assert_allclose(draws.mean(0), [3.0, -1.0], atol=0.01)
+    np.testing.assert_allclose(draws.std(0), [0.01, 0.2], rtol=0.03)

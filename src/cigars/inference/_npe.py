@@ -184,7 +184,11 @@ class HierarchicalNPE(nnx.Module):
             rngs=rngs,
         )
         flow_kw = dict(
-            hidden=c.flow_hidden, depth=c.flow_depth, num_bins=c.num_bins, bound=c.spline_bound
+            hidden=c.flow_hidden,
+            depth=c.flow_depth,
+            num_bins=c.num_bins,
+            bound=c.spline_bound,
+            affine=c.affine,
         )
         self.global_flow = ConditionalFlow(
             n_theta, c.summary_dim, num_layers=c.flow_layers, rngs=rngs, **flow_kw

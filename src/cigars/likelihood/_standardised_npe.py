@@ -9,8 +9,11 @@ Pantheon+ ``m_b_corr``) is the generative model
 
 with the redshifts and the covariance :math:`C` of the observed sample held fixed (the
 *design*). :func:`standardised_problem` is that model as a :mod:`cigars.inference` problem:
-globals = the experiment's prior parameters; per object the observed feature :math:`m_i` and
-the context :math:`(z_\mathrm{cos}, z_\mathrm{hel}, \sigma_i)`, :math:`\sigma_i^2 = C_{ii}`; no
+globals = the experiment's prior parameters; per object the observed feature is the Hubble
+residual :math:`m_i - \bar m_\mathrm{fid}(z_i)` against the experiment's fiducial parameters
+(:func:`fiducial_mean`: its truth values; a fixed shift given the design, so nothing is lost,
+while the feature spans tenths of a magnitude instead of the 13 mag of :math:`m`) and the
+context is :math:`(z_\mathrm{cos}, z_\mathrm{hel}, \sigma_i)`, :math:`\sigma_i^2 = C_{ii}`; no
 local latents; every slot valid. The mean is :func:`~cigars.likelihood.standardised_mean`, the
 same function the NUTS likelihood uses, so the neural posterior targets the NUTS posterior.
 
@@ -154,11 +157,22 @@ def _context(data: StandardisedData) -> tuple[np.ndarray, np.ndarray, bool]:
     return np.stack([*z, sigma], axis=-1), tril, diagonal
 
 
+def fiducial_mean(exp, z_cos, z_hel) -> jax.Array:
+    """:func:`~cigars.likelihood.standardised_mean` at the experiment's truth values.
+
+    The reference the network's Hubble-residual feature is measured from.
+    """
+    from cigars.experiment import experiment_truth
+
+    return standardised_mean(experiment_truth(exp), z_cos, z_hel, exp.cosmology.type_name)
+
+
 def standardised_problem(exp, data: StandardisedData):
     r"""The ``standardised`` likelihood over a fixed design as an NPE problem.
 
     See the module docstring. ``simulate(key, theta_vector)`` returns
-    ``(theta, None, data, mask, context)`` with ``data`` (n, 1) the magnitudes
+    ``(theta, None, data, mask, context)`` with ``data`` (n, 1) the Hubble residuals
+    :math:`m - \bar m_\mathrm{fid}` (:func:`fiducial_mean`) of the magnitudes
     :math:`m = \bar m(\theta) + L\epsilon` (:math:`\bar m` of
     :func:`~cigars.likelihood.standardised_mean`, :math:`L` the Cholesky factor of the design's
     covariance; :math:`\sigma\epsilon` when it is diagonal), ``mask`` all True
@@ -184,13 +198,14 @@ def standardised_problem(exp, data: StandardisedData):
     tril = None if diagonal else jnp.asarray(tril_np, dtype)
     n = context.shape[0]
     mask = jnp.ones(n, bool)
+    fiducial = fiducial_mean(exp, z_cos, z_hel)
 
     def simulate_one(key, theta_vector):
         theta = global_prior.from_array(theta_vector)
         mean = standardised_mean(theta, z_cos, z_hel, cosmology)
         eps = jax.random.normal(key, (n,), mean.dtype)
         m = mean + (sigma * eps if tril is None else tril @ eps)
-        return theta_vector, None, m[:, None], mask, context
+        return theta_vector, None, (m - fiducial)[:, None], mask, context
 
     return simulate_one, prior, None
 
@@ -279,7 +294,8 @@ def infer_standardised(
     )
     match = check_design(run_dir, record, sample)
     context, _, _ = _context(sample.data)
-    m = sample.observed["m"][:, None]
+    fiducial = fiducial_mean(exp, jnp.asarray(context[:, 0]), jnp.asarray(context[:, 1]))
+    m = (sample.observed["m"] - np.asarray(fiducial, np.float64))[:, None]
     mask = np.ones(m.shape[0], bool)
     estimator = load_estimator(run_dir)
     names = tuple(exp.prior.build(experiment_truth(exp)).names)

@@ -30,3 +30,46 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def tiny_experiment(tmp_path):
+    """A factory writing a tiny quick-start experiment for end-to-end CLI tests.
+
+    ``tiny_experiment(n_max=512, counts=40, width=16, layers=2, **training)`` writes
+    ``tmp_path/tiny.yaml``: the quick-start physics with a small survey, a small network
+    (``width`` for the embeddings, twice that for the hidden layers) and a few training steps
+    (``training`` overrides the defaults below). Returns ``(path, dict)``.
+    """
+    import yaml
+
+    def write(*, n_max=512, counts=40, width=16, layers=2, **training):
+        exp = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
+        exp["simulator"]["survey"].update(n_max=n_max, counts=counts)
+        exp["inference"] = {
+            "estimator": {
+                "embed_dim": width,
+                "summary_dim": width,
+                "hidden": 2 * width,
+                "flow_layers": layers,
+                "local_flow_layers": layers,
+                "flow_hidden": 2 * width,
+            },
+            "training": {
+                "steps": 12,
+                "batch_size": 4,
+                "warmup_steps": 2,
+                "n_pilot": 8,
+                "n_val": 4,
+                "val_every": 6,
+                "log_every": 3,
+                "checkpoint_every": 6,
+                "local_subsample": 8,
+                **training,
+            },
+        }
+        path = tmp_path / "tiny.yaml"
+        path.write_text(yaml.safe_dump(exp))
+        return path, exp
+
+    return write

@@ -106,35 +106,10 @@ def test_bank_simulate_plot_end_to_end(tmp_path, capsys, monkeypatch):
     assert png.stat().st_size > 10_000
 
 
-def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch):
+def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch, tiny_experiment):
     """A tiny run through the real simulator: train, resume, joint posterior netCDF."""
     monkeypatch.chdir(ROOT)
-    exp_text = (ROOT / "configs" / "quickstart.yaml").read_text()
-    tiny = yaml.safe_load(exp_text)
-    tiny["simulator"]["survey"].update(n_max=512, counts=40)
-    tiny["inference"] = {
-        "estimator": {
-            "embed_dim": 16,
-            "summary_dim": 16,
-            "hidden": 32,
-            "flow_layers": 2,
-            "local_flow_layers": 2,
-            "flow_hidden": 32,
-        },
-        "training": {
-            "steps": 12,
-            "batch_size": 4,
-            "warmup_steps": 2,
-            "n_pilot": 8,
-            "n_val": 4,
-            "val_every": 6,
-            "log_every": 3,
-            "checkpoint_every": 6,
-            "local_subsample": 8,
-        },
-    }
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(tiny))
+    config, _ = tiny_experiment()
     bank, mock, run = tmp_path / "bank.h5", tmp_path / "mock.fits", tmp_path / "run"
     assert main(["bank", str(config), "-o", str(bank), "--n", "2000", "--quiet"]) == 0
     assert main(["simulate", str(config), "--bank", str(bank), "-o", str(mock)]) == 0

@@ -57,33 +57,23 @@ def test_read_refuses_other_files(tmp_path):
         read_simulations(bad)
 
 
-def test_cli_simulations_then_train_from_them(tmp_path, capsys, monkeypatch):
+def test_cli_simulations_then_train_from_them(tmp_path, capsys, monkeypatch, tiny_experiment):
     monkeypatch.chdir(ROOT)
-    tiny = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
-    tiny["simulator"]["survey"].update(n_max=256, counts=20)
-    tiny["inference"] = {
-        "estimator": {
-            "embed_dim": 8,
-            "summary_dim": 8,
-            "hidden": 16,
-            "flow_layers": 1,
-            "local_flow_layers": 1,
-            "flow_hidden": 16,
-        },
-        "training": {
-            "steps": 4,
-            "batch_size": 2,
-            "warmup_steps": 1,
-            "n_pilot": 4,
-            "n_val": 2,
-            "val_every": 2,
-            "log_every": 2,
-            "checkpoint_every": 2,
-            "local_subsample": 4,
-        },
-    }
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(tiny))
+    config, tiny = tiny_experiment(
+        n_max=256,
+        counts=20,
+        width=8,
+        layers=1,
+        steps=4,
+        batch_size=2,
+        warmup_steps=1,
+        n_pilot=4,
+        n_val=2,
+        val_every=2,
+        log_every=2,
+        checkpoint_every=2,
+        local_subsample=4,
+    )
     bank, sims, run = tmp_path / "bank.h5", tmp_path / "sims.h5", tmp_path / "run"
     assert main(["bank", str(config), "-o", str(bank), "--n", "1500", "--quiet"]) == 0
     args = ["simulations", str(config), "--bank", str(bank), "-o", str(sims), "--quiet"]

@@ -144,34 +144,10 @@ def test_validate_rejects_what_is_not_a_run(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_validate_end_to_end_on_a_tiny_run(tmp_path, capsys, monkeypatch):
+def test_validate_end_to_end_on_a_tiny_run(tmp_path, capsys, monkeypatch, tiny_experiment):
     """bank -> train (tiny) -> validate through the CLI, with the real simulator."""
     monkeypatch.chdir(ROOT)
-    tiny = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
-    tiny["simulator"]["survey"].update(n_max=512, counts=40)
-    tiny["inference"] = {
-        "estimator": {
-            "embed_dim": 16,
-            "summary_dim": 16,
-            "hidden": 32,
-            "flow_layers": 2,
-            "local_flow_layers": 2,
-            "flow_hidden": 32,
-        },
-        "training": {
-            "steps": 6,
-            "batch_size": 4,
-            "warmup_steps": 2,
-            "n_pilot": 8,
-            "n_val": 4,
-            "val_every": 6,
-            "log_every": 3,
-            "checkpoint_every": 6,
-            "local_subsample": 8,
-        },
-    }
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(tiny))
+    config, _ = tiny_experiment(steps=6)
     bank, run, out = tmp_path / "bank.h5", tmp_path / "run", tmp_path / "report"
     assert main(["bank", str(config), "-o", str(bank), "--n", "2000", "--quiet"]) == 0
     assert main(["train", str(config), "--bank", str(bank), "-o", str(run), "--quiet"]) == 0

@@ -421,8 +421,14 @@ class HierarchicalNPE(nnx.Module):
             # The context [e_i, z_theta, s, c_i] in parts: the conditioners multiply the
             # per-object parts once for all draws (ConditionalFlow with a tuple context).
             ctx = (e_act, zt[None, :], s[None, :], c_act)
-            # Noise drawn for every slot, then gathered: draws do not depend on ``n_active``.
-            z = jax.random.normal(k, (n_max, self.n_local), e_act.dtype)[order]
+
+            # Each object's noise from its own key (the draw's key folded with the object's
+            # slot): draws do not depend on ``n_active``, and no noise is drawn for the
+            # n_max - m slots left out (at 16k SNe, n_max is four times the survey).
+            def noise(i):
+                return jax.random.normal(jax.random.fold_in(k, i), (self.n_local,), e_act.dtype)
+
+            z = jax.vmap(noise)(order)
             return self.z_to_local(self.local_flow.from_base(z, ctx))
 
         keys = jax.random.split(k_l, num_samples)

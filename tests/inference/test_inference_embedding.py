@@ -11,7 +11,7 @@ from flax import nnx
 from cigars.inference import SetEmbedding, masked_mean
 
 
-def _embedding(pooling):
+def _embedding(pooling, pool_inputs=False):
     """The embedding, initialised inside one jit, and a jitted call of it."""
     emb = nnx.jit(
         lambda: SetEmbedding(
@@ -23,6 +23,7 @@ def _embedding(pooling):
             depth=2,
             pooling=pooling,
             num_heads=4,
+            pool_inputs=pool_inputs,
             rngs=nnx.Rngs(0),
         )
     )()
@@ -52,9 +53,9 @@ def test_permutation_invariance(key, pooling):
     np.testing.assert_allclose(e_p, e[perm], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("pooling", ["mean", "attention"])
+@pytest.mark.parametrize("pooling", ["mean", "attention", "mean+inputs"])
 def test_padded_slots_do_not_matter(key, pooling):
-    call, module = _embedding(pooling)
+    call, module = _embedding(pooling.split("+")[0], pool_inputs=pooling.endswith("+inputs"))
 
     def emb(x, mask, extra):
         return call(module, x, mask, extra)
@@ -94,6 +95,21 @@ def test_valid_objects_matter_and_empty_set_is_finite(key, pooling):
     assert not np.allclose(s, s2)
     s0, e0 = emb(x, jnp.zeros_like(mask), extra)
     assert np.all(np.isfinite(s0)) and np.all(e0 == 0)
+
+
+def test_pool_inputs_feeds_the_inputs_masked_mean(key):
+    """With pool_inputs the summariser sees [mean of encodings, mean of valid inputs, extra]."""
+    call, module = _embedding("mean", pool_inputs=True)
+    x, mask = _set(key)
+    extra = jnp.array([0.4])
+    s, e = call(module, x, mask, extra)
+    m = np.asarray(mask)
+    pooled_x = np.asarray(x)[m].mean(0)  # numpy oracle of the masked mean
+    expected = module.summariser(
+        jnp.concatenate([np.asarray(e)[m].mean(0), pooled_x, np.asarray(extra)])
+    )
+    np.testing.assert_allclose(s, expected, rtol=1e-5, atol=1e-6)
+    assert module.summariser.in_dim == 16 + 3 + 1
 
 
 def test_masked_mean_oracle(key):

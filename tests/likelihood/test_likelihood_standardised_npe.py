@@ -86,7 +86,7 @@ def test_simulator_is_the_nuts_likelihood(x64, key):
     theta = Theta(H0=70.0, Om0=0.28, M0=-19.3)
     n_sims = 4000
     th, local, m, mask, context = _simulate(problem, key, jnp.array([0.28, -19.3]), n_sims)
-    assert local is None and m.shape == (n_sims, 25, 1) and bool(jnp.all(mask))
+    assert local is None and m.shape == (n_sims, 25, 3) and bool(jnp.all(mask))
     np.testing.assert_allclose(context[0], np.stack([z, z_hel, sigma], -1), rtol=1e-12)
     # the feature is the Hubble residual against the experiment's truth values (astropy here)
     m = np.asarray(m[..., 0]) + _astropy_mean(experiment_truth(exp), z, z_hel)
@@ -112,6 +112,31 @@ def test_simulator_draws_a_full_covariance(x64, key):
     # sample covariance within 5 standard errors, sqrt((C_ii C_jj + C_ij^2) / N)
     se = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / n_sims)
     assert np.all(np.abs(np.cov(np.asarray(m[..., 0]).T) - cov) < 5 * se)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_score_features_sum_to_the_likelihood_gradient(x64, full):
+    """Summed over objects, the score features are d log L / d theta at the fiducial point
+    (autodiff of the NUTS likelihood as the oracle), for diagonal and full covariances."""
+    from cigars.experiment import experiment_truth
+    from cigars.likelihood._standardised_npe import feature_map
+
+    exp = from_dict(Experiment, EXPERIMENT)
+    rng = np.random.default_rng(4)
+    z, z_hel, sigma = _design(rng, 30)
+    cov = np.diag(sigma**2) + (0.04**2 if full else 0.0)
+    m = _astropy_mean(Theta(H0=70.0, Om0=0.35, M0=-19.4), z, z_hel) + rng.normal(0, sigma)
+    data = StandardisedData.from_arrays(z, z_hel, m, cov=cov)
+    features, _ = feature_map(exp, data)
+    f = np.asarray(features(m))
+    truth = experiment_truth(exp)
+    np.testing.assert_allclose(f[:, 0], m - _astropy_mean(truth, z, z_hel), atol=1e-9)
+
+    def log_l(t):
+        return standardised_log_likelihood(truth.replace(Om0=t[0], M0=t[1]), data)
+
+    score = jax.grad(log_l)(jnp.array([truth.Om0, truth.M0]))
+    np.testing.assert_allclose(f[:, 1:].sum(0), score, rtol=1e-8)
 
 
 def _write_sample(path, rng, n=40, design=None, m=None):
@@ -172,7 +197,7 @@ def test_train_records_the_design(design_run, key):
     np.testing.assert_allclose(saved["z_cos"], design[0][keep])
     np.testing.assert_allclose(saved["sigma"], design[2][keep])
     _, _, m, mask, context = jax.jit(simulate_one)(key, jnp.array([0.3, -19.3]))
-    assert m.shape == (keep.sum(), 1) and bool(jnp.all(mask))
+    assert m.shape == (keep.sum(), 3) and bool(jnp.all(mask))
     np.testing.assert_allclose(context[:, 1], design[1][keep], rtol=1e-6)
 
 

@@ -2,6 +2,7 @@
 the NUTS reference comparison end to end on a tiny trained run."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -64,7 +65,7 @@ def test_problem_contract_and_likelihood(key):
     theta = prior.sample(k1)
     out = jax.jit(simulate_one)(k2, theta)
     t, loc, data, mask, context = out
-    assert loc is None and data.shape == (40, 6) and context.shape == (40, len(CONTEXT_FIELDS))
+    assert loc is None and data.shape == (40, 6 + 3) and context.shape == (40, len(CONTEXT_FIELDS))
     assert 15 <= int(mask.sum()) <= 40
     assert np.all(np.isfinite(np.asarray(data)[np.asarray(mask)]))
     with jax.enable_x64(True):
@@ -74,6 +75,21 @@ def test_problem_contract_and_likelihood(key):
         ll = sn_log_likelihood(model, prior.global_prior.from_array(theta), sn)
         assert sn.n == int(mask.sum()) and np.all(np.isfinite(np.asarray(ll)))
         assert grid.p.shape[0] == sn.n
+        # the score columns sum to the gradient of the NUTS likelihood at the truth values
+        # (central differences of the summed log likelihood on the NUTS data as the oracle)
+        fixed = prior.global_prior.fixed
+        t0 = np.asarray(prior.global_prior.to_array(fixed), np.float64)
+        score = np.asarray(data, np.float64)[np.asarray(mask), 6:].sum(0)
+        for j in range(3):
+            h = 1e-4 * max(1.0, abs(t0[j]))
+            step = np.eye(3)[j] * h
+
+            def total(t):
+                th = prior.global_prior.from_array(jnp.asarray(t))
+                return float(jnp.sum(sn_log_likelihood(model, th, sn)))
+
+            fd = (total(t0 + step) - total(t0 - step)) / (2 * h)
+            assert score[j] == pytest.approx(fd, rel=2e-3, abs=1e-2)
     assert rejection_failure_rate(simulate_one, prior, key, n_sims=8) < 0.02
 
 

@@ -19,6 +19,9 @@ class EstimatorConfig(Config):
         depth: hidden layers of the encoder and summariser MLPs.
         pooling: ``mean`` (masked mean + log count) or ``attention`` (PMA, one query).
         num_heads: attention heads (``pooling: attention``); must divide ``embed_dim``.
+        pool_inputs: the summariser also sees the masked mean of the standardised per-object
+            inputs (data and context), a linear path for per-object statistics whose sum over
+            the set carries the information (e.g. likelihood-score features).
         flow_layers: coupling layers of the global flow.
         local_flow_layers: coupling layers of the per-object (local) flow.
         flow_hidden: conditioner MLP width of both flows.
@@ -35,6 +38,7 @@ class EstimatorConfig(Config):
     depth: int = bounded(2, ge=1)
     pooling: Literal["mean", "attention"] = "mean"
     num_heads: int = bounded(4, ge=1)
+    pool_inputs: bool = False
     flow_layers: int = bounded(4, ge=1)
     local_flow_layers: int = bounded(4, ge=1)
     flow_hidden: int = bounded(128, ge=1)

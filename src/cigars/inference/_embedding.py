@@ -6,8 +6,11 @@ Deep Sets). The set is pooled over the valid objects only, either by the masked 
     m = sum_i mask_i e_i / max(1, sum_i mask_i)
 
 or by pooling by multi-head attention with one learned query (PMA; Lee et al. 2019, Set
-Transformer, Sec. 3.2), with padded slots excluded from the softmax. Extra per-set features
-(e.g. the standardised log object count) are appended and a second MLP gives the summary
+Transformer, Sec. 3.2), with padded slots excluded from the softmax. With ``pool_inputs`` the
+masked mean of the inputs themselves is appended (a linear path: a per-object statistic whose
+sum over objects is informative, such as a likelihood-score contribution, reaches the summariser
+exactly instead of through the encoder's nonlinearity). Extra per-set features (e.g. the
+standardised log object count) are appended and a second MLP gives the summary
 ``s = rho([m, extra])``. Padded slots never influence the output, whatever they contain.
 """
 
@@ -83,6 +86,7 @@ class SetEmbedding(nnx.Module):
         depth: hidden layers of both MLPs.
         pooling: ``"mean"`` (masked mean) or ``"attention"`` (PMA).
         num_heads: attention heads (``pooling="attention"`` only).
+        pool_inputs: also pool the inputs linearly (masked mean) into the summariser.
         rngs: parameter initialisation keys.
     """
 
@@ -97,6 +101,7 @@ class SetEmbedding(nnx.Module):
         depth: int,
         pooling: Literal["mean", "attention"] = "mean",
         num_heads: int = 4,
+        pool_inputs: bool = False,
         rngs: nnx.Rngs,
     ):
         if pooling not in ("mean", "attention"):
@@ -107,8 +112,10 @@ class SetEmbedding(nnx.Module):
         self.pool = (
             AttentionPool(embed_dim, num_heads, rngs=rngs) if pooling == "attention" else None
         )
+        self.pool_inputs = pool_inputs
+        pooled_dim = embed_dim + (in_dim if pool_inputs else 0)
         self.summariser = MLP(
-            embed_dim + extra_dim, summary_dim, hidden=hidden, depth=depth, rngs=rngs
+            pooled_dim + extra_dim, summary_dim, hidden=hidden, depth=depth, rngs=rngs
         )
 
     def __call__(
@@ -127,4 +134,6 @@ class SetEmbedding(nnx.Module):
         x = jnp.where(mask[..., None], x, 0.0)
         e = jnp.where(mask[..., None], self.encoder(x), 0.0)
         pooled = masked_mean(e, mask) if self.pool is None else self.pool(e, mask)
+        if self.pool_inputs:
+            pooled = jnp.concatenate([pooled, masked_mean(x, mask)], axis=-1)
         return self.summariser(jnp.concatenate([pooled, extra], axis=-1)), e

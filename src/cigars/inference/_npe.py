@@ -181,6 +181,7 @@ class HierarchicalNPE(nnx.Module):
             depth=c.depth,
             pooling=c.pooling,
             num_heads=c.num_heads,
+            pool_inputs=c.pool_inputs,
             rngs=rngs,
         )
         flow_kw = dict(

@@ -76,6 +76,10 @@ class SubModelConfig(Config):
         n_objects: (lowest, highest) number of SNe per simulated sample (uniform).
         n_tries: draws per SN to find a detected one (rejection sampling).
         fixed: inferred parameters of the experiment that the sub-model fixes at the truth.
+        score: append each SN's terms of the likelihood score at the truth values
+            (:func:`~cigars.likelihood.sn_log_likelihood` differentiated in the inferred
+            parameters) to its data; with ``estimator.pool_inputs`` the set summary sees their
+            sum, the score compression of the data (Alsing & Wandelt 2018).
     """
 
     n_pool_surveys: int = bounded(64, ge=1)
@@ -85,6 +89,7 @@ class SubModelConfig(Config):
     n_objects: tuple[int, int] = (100, 300)
     n_tries: int = bounded(64, ge=1)
     fixed: tuple[str, ...] = ("dtd_A", "dtd_s", "step_loc")
+    score: bool = True
 
     def validate(self) -> None:
         """Check the object range.

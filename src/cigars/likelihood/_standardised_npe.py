@@ -9,10 +9,11 @@ Pantheon+ ``m_b_corr``) is the generative model
 
 with the redshifts and the covariance :math:`C` of the observed sample held fixed (the
 *design*). :func:`standardised_problem` is that model as a :mod:`cigars.inference` problem:
-globals = the experiment's prior parameters; per object the observed feature is the Hubble
-residual :math:`m_i - \bar m_\mathrm{fid}(z_i)` against the experiment's fiducial parameters
-(:func:`fiducial_mean`: its truth values; a fixed shift given the design, so nothing is lost,
-while the feature spans tenths of a magnitude instead of the 13 mag of :math:`m`) and the
+globals = the experiment's prior parameters; per object the observed features
+(:func:`feature_map`) are the Hubble residual :math:`m_i - \bar m_\mathrm{fid}(z_i)` against the
+experiment's fiducial parameters (:func:`fiducial_mean`: its truth values; a fixed shift given
+the design, so nothing is lost, while the feature spans tenths of a magnitude instead of the
+13 mag of :math:`m`) and the object's terms of the likelihood score at the fiducial point; the
 context is :math:`(z_\mathrm{cos}, z_\mathrm{hel}, \sigma_i)`, :math:`\sigma_i^2 = C_{ii}`; no
 local latents; every slot valid. The mean is :func:`~cigars.likelihood.standardised_mean`, the
 same function the NUTS likelihood uses, so the neural posterior targets the NUTS posterior.
@@ -167,16 +168,57 @@ def fiducial_mean(exp, z_cos, z_hel) -> jax.Array:
     return standardised_mean(experiment_truth(exp), z_cos, z_hel, exp.cosmology.type_name)
 
 
+def feature_map(exp, data: StandardisedData):
+    r"""The per-object features of a ``standardised`` run: Hubble residual and score terms.
+
+    For magnitudes :math:`m` of the design ``data``, object :math:`i`'s features are its
+    Hubble residual :math:`r_i = m_i - \bar m_\mathrm{fid}(z_i)` (:func:`fiducial_mean`) and its
+    contributions :math:`w_i\,\partial\bar m_i/\partial\theta_j` to the score of the
+    Gaussian likelihood at the fiducial parameters, :math:`w = C^{-1} r` (:math:`r_i/\sigma_i^2`
+    for a diagonal :math:`C`). Their sum over objects is the score, the linear compression that
+    is sufficient for :math:`\theta` near the fiducial point (Alsing & Wandelt 2018); with
+    ``estimator.pool_inputs`` the summariser sees that sum exactly.
+
+    Returns:
+        ``(features, context)``: ``features(m)`` (n,) -> (n, 1 + n_theta) (jit-able), and the
+        per-object context (n, 3) = ``z_cos, z_hel, sigma``.
+    """
+    from cigars.experiment import experiment_truth
+
+    truth = experiment_truth(exp)
+    global_prior = exp.prior.build(truth)
+    cosmology = exp.cosmology.type_name
+    context_np, tril_np, diagonal = _context(data)
+    dtype = jnp.result_type(float)
+    context = jnp.asarray(context_np, dtype)
+    z_cos, z_hel, sigma = context[:, 0], context[:, 1], context[:, 2]
+    tril = None if diagonal else jnp.asarray(tril_np, dtype)
+    fiducial = fiducial_mean(exp, z_cos, z_hel)
+    theta_fid = global_prior.to_array(truth).astype(dtype)
+    grad = jax.jacfwd(
+        lambda t: standardised_mean(global_prior.from_array(t), z_cos, z_hel, cosmology)
+    )(theta_fid)  # (n, n_theta)
+
+    def features(m):
+        r = jnp.asarray(m, dtype) - fiducial
+        if tril is None:
+            w = r / sigma**2
+        else:
+            w = jax.scipy.linalg.cho_solve((tril, True), r)
+        return jnp.concatenate([r[:, None], w[:, None] * grad], axis=-1)
+
+    return features, context
+
+
 def standardised_problem(exp, data: StandardisedData):
     r"""The ``standardised`` likelihood over a fixed design as an NPE problem.
 
     See the module docstring. ``simulate(key, theta_vector)`` returns
-    ``(theta, None, data, mask, context)`` with ``data`` (n, 1) the Hubble residuals
-    :math:`m - \bar m_\mathrm{fid}` (:func:`fiducial_mean`) of the magnitudes
-    :math:`m = \bar m(\theta) + L\epsilon` (:math:`\bar m` of
-    :func:`~cigars.likelihood.standardised_mean`, :math:`L` the Cholesky factor of the design's
-    covariance; :math:`\sigma\epsilon` when it is diagonal), ``mask`` all True
-    and ``context`` (n, 3) = ``z_cos, z_hel, sigma``.
+    ``(theta, None, data, mask, context)`` with ``data`` (n, 1 + n_theta) the
+    :func:`feature_map` of the magnitudes :math:`m = \bar m(\theta) + L\epsilon`
+    (:math:`\bar m` of :func:`~cigars.likelihood.standardised_mean`, :math:`L` the Cholesky
+    factor of the design's covariance; :math:`\sigma\epsilon` when it is diagonal), ``mask``
+    all True and ``context`` (n, 3) = ``z_cos, z_hel, sigma``.
 
     Args:
         exp: the experiment (its ``prior``, ``cosmology`` type and truth for fixed parameters).
@@ -191,21 +233,19 @@ def standardised_problem(exp, data: StandardisedData):
     global_prior = exp.prior.build(experiment_truth(exp))
     prior = ThetaPrior(global_prior)
     cosmology = exp.cosmology.type_name
-    context_np, tril_np, diagonal = _context(data)
-    dtype = jnp.result_type(float)
-    context = jnp.asarray(context_np, dtype)
+    features, context = feature_map(exp, data)
+    _, tril_np, diagonal = _context(data)
     z_cos, z_hel, sigma = context[:, 0], context[:, 1], context[:, 2]
-    tril = None if diagonal else jnp.asarray(tril_np, dtype)
+    tril = None if diagonal else jnp.asarray(tril_np, context.dtype)
     n = context.shape[0]
     mask = jnp.ones(n, bool)
-    fiducial = fiducial_mean(exp, z_cos, z_hel)
 
     def simulate_one(key, theta_vector):
         theta = global_prior.from_array(theta_vector)
         mean = standardised_mean(theta, z_cos, z_hel, cosmology)
         eps = jax.random.normal(key, (n,), mean.dtype)
         m = mean + (sigma * eps if tril is None else tril @ eps)
-        return theta_vector, None, (m - fiducial)[:, None], mask, context
+        return theta_vector, None, features(m), mask, context
 
     return simulate_one, prior, None
 
@@ -293,9 +333,8 @@ def infer_standardised(
         exp, data_path, record.get("columns") if columns is None else columns
     )
     match = check_design(run_dir, record, sample)
-    context, _, _ = _context(sample.data)
-    fiducial = fiducial_mean(exp, jnp.asarray(context[:, 0]), jnp.asarray(context[:, 1]))
-    m = (sample.observed["m"] - np.asarray(fiducial, np.float64))[:, None]
+    features, context = feature_map(exp, sample.data)
+    m = features(sample.observed["m"])
     mask = np.ones(m.shape[0], bool)
     estimator = load_estimator(run_dir)
     names = tuple(exp.prior.build(experiment_truth(exp)).names)

@@ -25,8 +25,9 @@ same posterior as NUTS on :func:`sn_model`, which makes NUTS a reference for it.
   :class:`~cigars.survey.ApplySelection`), ``n_tries`` times, keeping the first detected try
   (rejection sampling). A slot none of whose tries is detected is dropped (masked); the
   fraction is reported by :func:`rejection_failure_rate` and should be ~0;
-* data per object: ``m_B, x1, c, ln W_mm, ln W_xx, ln W_cc``; context: the covariates; no
-  local latents; globals: the experiment's inferred parameters except ``sub_model.fixed``
+* data per object: ``m_B, x1, c, ln W_mm, ln W_xx, ln W_cc`` and, with ``sub_model.score``,
+  the SN's terms of the likelihood score at the truth values (:func:`score_terms`); context:
+  the covariates; no local latents; globals: the experiment's inferred parameters except ``sub_model.fixed``
   (the DTD does not enter the sub-model; the mass-step location makes the likelihood
   piecewise constant, which NUTS cannot explore), fixed at the experiment's truth.
 """
@@ -39,13 +40,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cigars.likelihood._sn import SNData, SNModel, distance_modulus_hel
+from cigars.likelihood._sn import SNData, SNModel, distance_modulus_hel, sn_log_likelihood
 
 __all__ = [
     "CONTEXT_FIELDS",
     "covariate_pool",
     "known_hosts_problem",
     "rejection_failure_rate",
+    "score_terms",
     "sn_data_from_catalogue",
     "sn_data_from_simulation",
     "sn_model_for",
@@ -132,8 +134,9 @@ def known_hosts_problem(exp, bank, pool: dict[str, np.ndarray] | None = None):
     """The known-hosts sub-model as an NPE problem ``(simulate, prior, local_bounds)``.
 
     See the module docstring. ``simulate(key, theta_vector)`` returns
-    ``(theta, None, data, mask, context)`` with ``data`` (n_hi, 6) = ``m_B, x1, c, ln W_mm,
-    ln W_xx, ln W_cc`` and ``context`` (n_hi, 6) = the covariates (:data:`CONTEXT_FIELDS`).
+    ``(theta, None, data, mask, context)`` with ``data`` (n_hi, 6 [+ n_theta]) = ``m_B, x1, c,
+    ln W_mm, ln W_xx, ln W_cc`` [and :func:`score_terms` with ``sub_model.score``] and
+    ``context`` (n_hi, 6) = the covariates (:data:`CONTEXT_FIELDS`).
 
     Args:
         exp: the experiment; ``likelihood`` must be a ``tripp`` section with ``sub_model``.
@@ -168,6 +171,8 @@ def known_hosts_problem(exp, bank, pool: dict[str, np.ndarray] | None = None):
     n_lo, n_hi = sub.n_objects
     tries = sub.n_tries
     cosmology = exp.cosmology.type_name
+    model = sn_model_for(exp)
+    theta_fid = global_prior.to_array(global_prior.fixed).astype(dtype)
 
     def simulate_one(key, theta_vector):
         k_n, k_idx, k_pop, k_dust, k_obs, k_sel = jax.random.split(key, 6)
@@ -202,9 +207,56 @@ def known_hosts_problem(exp, bank, pool: dict[str, np.ndarray] | None = None):
         )
         context = jnp.stack([cov[f] for f in CONTEXT_FIELDS], axis=-1)
         mask = (jnp.arange(n_hi) < n) & ok
+        if sub.score:
+            data = jnp.concatenate(
+                [data, score_terms(model, global_prior, theta_fid, data, context)], axis=-1
+            )
         return theta_vector, None, data, mask, context
 
     return simulate_one, prior, None
+
+
+def score_terms(model: SNModel, global_prior, theta_fid, data, context):
+    """Each SN's gradient of :func:`~cigars.likelihood.sn_log_likelihood` at ``theta_fid``.
+
+    The per-object terms of the score of the known-hosts likelihood without the selection
+    normalisation (which depends on the covariates, not on the SN data): their sum over the
+    sample is the score compression of the data at ``theta_fid``.
+
+    Args:
+        model: the SN model (:func:`sn_model_for`).
+        global_prior: the sub-model prior (its inferred parameters are differentiated).
+        theta_fid: the fiducial point as a vector of the inferred parameters.
+        data: (n, >=6) ``m_B, x1, c, ln W_mm, ln W_xx, ln W_cc``.
+        context: (n, 6) the covariates (:data:`CONTEXT_FIELDS`).
+
+    Returns:
+        (n, n_theta) terms; 0 where the likelihood is not finite.
+    """
+    sn = _sn_data(data, context)
+
+    def log_l(t):
+        return sn_log_likelihood(model, global_prior.from_array(t), sn)
+
+    terms = jax.jacfwd(log_l)(theta_fid)
+    return jnp.where(jnp.isfinite(terms), terms, 0.0)
+
+
+def _sn_data(data, context) -> SNData:
+    """:class:`SNData` of sub-model rows (traceable; no checks: :func:`sn_data_from_simulation`)."""
+    cols = dict(zip(CONTEXT_FIELDS, jnp.moveaxis(context, -1, 0), strict=True))
+    var = jnp.exp(data[:, 3:6])
+    return SNData(
+        z_cos=cols["z_cos"],
+        z_hel=cols["z_hel"],
+        logmass=cols["logmass"],
+        logzsol=cols["progenitor_logzsol"],
+        age_gyr=cols["age_gyr"],
+        dust2=cols["dust2"],
+        y=data[:, :3],
+        cov=var[:, :, None] * jnp.eye(3, dtype=var.dtype),
+        ln_var_m=data[:, 3],
+    )
 
 
 def rejection_failure_rate(simulate_one, prior, key, n_sims: int = 32) -> float:

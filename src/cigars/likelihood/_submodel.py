@@ -27,9 +27,9 @@ same posterior as NUTS on :func:`sn_model`, which makes NUTS a reference for it.
   fraction is reported by :func:`rejection_failure_rate` and should be ~0;
 * data per object: ``m_B, x1, c, ln W_mm, ln W_xx, ln W_cc`` and, with ``sub_model.score``,
   the SN's terms of the likelihood score at the truth values (:func:`score_terms`); context:
-  the covariates; no local latents; globals: the experiment's inferred parameters except ``sub_model.fixed``
-  (the DTD does not enter the sub-model; the mass-step location makes the likelihood
-  piecewise constant, which NUTS cannot explore), fixed at the experiment's truth.
+  the covariates; no local latents; globals: the experiment's inferred parameters except
+  ``sub_model.fixed`` (the DTD does not enter the sub-model; the mass-step location makes the
+  likelihood piecewise constant, which NUTS cannot explore), fixed at the experiment's truth.
 """
 
 from __future__ import annotations

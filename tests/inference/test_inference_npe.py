@@ -185,6 +185,46 @@ def test_standardisation_statistics(key):
     bad = sims.replace(mask=jnp.zeros_like(sims.mask))
     with pytest.raises(ValueError, match="at least 2"):
         fit_standardization(bad, model.theta_transform, model.local_transform)
+    # pooled_*: moments over the simulations of each one's mean of its standardised valid rows
+    means = np.stack(
+        [
+            ((np.asarray(sims.data)[i][valid[i]] - x.mean(0)) / x.std(0)).mean(0)
+            for i in range(valid.shape[0])
+        ]
+    )
+    np.testing.assert_allclose(stats["pooled_mean"][:2], means.mean(0), atol=1e-5)
+    np.testing.assert_allclose(stats["pooled_std"][:2], means.std(0), rtol=1e-4)
+    assert "pooled_mean" not in model.statistics()  # only with pool_inputs
+
+
+def test_pool_inputs_model_standardises_the_pooled_inputs(key):
+    """With pool_inputs the summary depends on (pooled mean - pooled_mean) / pooled_std."""
+    toy = LinearGaussianToy()
+    sims = jax.jit(lambda k: simulate_batch(toy.simulate, toy.prior, k, 64))(key)
+    model = nnx.jit(
+        lambda: HierarchicalNPE(
+            SMALL.replace(pool_inputs=True),
+            n_theta=2,
+            n_local=1,
+            n_feat=2,
+            n_ctx=1,
+            rngs=nnx.Rngs(0),
+        )
+    )()
+    stats = fit_standardization(sims, model.theta_transform, model.local_transform)
+    model.set_statistics(stats)
+    assert set(model.statistics()) >= {"pooled_mean", "pooled_std"}
+    one = jax.tree.map(lambda a: a[0], sims)
+    s, _, _ = model.embed(one.data, one.mask, one.context)
+    d = (one.data - stats["data_mean"]) / stats["data_std"]
+    c = (one.context - stats["context_mean"]) / stats["context_std"]
+    x = jnp.where(one.mask[:, None], jnp.concatenate([d, c], -1), 0.0)
+    n = jnp.sum(one.mask)
+    count = ((jnp.log1p(n) - stats["count_mean"]) / stats["count_std"])[None]
+    s0, _ = model.embedding(x, one.mask, count)  # unscaled pooled inputs
+    s1, _ = model.embedding(x, one.mask, count, (stats["pooled_mean"], stats["pooled_std"]))
+    np.testing.assert_allclose(s, s1, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(s, s0)
 
 
 def test_globals_only_model_and_wrong_shapes(key):

@@ -123,6 +123,7 @@ class SetEmbedding(nnx.Module):
         x: Float[Array, "... n f"],
         mask: Bool[Array, "... n"],
         extra: Float[Array, "... x"],
+        pooled_scale: tuple[Array, Array] | None = None,
     ) -> tuple[Float[Array, "... s"], Float[Array, "... n k"]]:
         """Return the set summary and the per-object encodings (zero in padded slots).
 
@@ -130,10 +131,15 @@ class SetEmbedding(nnx.Module):
             x: per-object features; padded rows may hold anything (they are zeroed first).
             mask: True for valid objects.
             extra: per-set features appended after pooling.
+            pooled_scale: ``(shift, scale)`` standardising the pooled inputs
+                (``pool_inputs`` only; default none).
         """
         x = jnp.where(mask[..., None], x, 0.0)
         e = jnp.where(mask[..., None], self.encoder(x), 0.0)
         pooled = masked_mean(e, mask) if self.pool is None else self.pool(e, mask)
         if self.pool_inputs:
-            pooled = jnp.concatenate([pooled, masked_mean(x, mask)], axis=-1)
+            mean_x = masked_mean(x, mask)
+            if pooled_scale is not None:
+                mean_x = (mean_x - pooled_scale[0]) / pooled_scale[1]
+            pooled = jnp.concatenate([pooled, mean_x], axis=-1)
         return self.summariser(jnp.concatenate([pooled, extra], axis=-1)), e

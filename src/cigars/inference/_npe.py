@@ -54,6 +54,7 @@ _STAT_NAMES = (
     "count_mean",
     "count_std",
 )
+_POOLED_NAMES = ("pooled_mean", "pooled_std")
 
 
 def _masked_moments(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +80,9 @@ def fit_standardization(
 
     Observations and context are standardised per feature over the valid objects; globals and
     locals in the unconstrained space of their support transforms; the set size as
-    ``log(1 + n)``.
+    ``log(1 + n)``; the per-set masked means of the standardised inputs (``pooled_*``, used by
+    ``estimator.pool_inputs``) over the simulations: a set mean varies ~1/sqrt(n) as much as
+    one object's value, so it is brought back to unit scale before the summariser sees it.
 
     Args:
         sims: a batch of simulations (leading axis ``n_pilot``).
@@ -107,6 +110,18 @@ def fit_standardization(
     out["count_mean"] = np.asarray(counts.mean())
     std = counts.std()
     out["count_std"] = np.asarray(std if std > 1e-6 else 1.0)
+    x = np.concatenate(
+        [
+            (np.asarray(sims.data, float) - out["data_mean"]) / out["data_std"],
+            (np.asarray(sims.context, float) - out["context_mean"]) / out["context_std"],
+        ],
+        axis=-1,
+    )
+    x = np.where(mask[..., None], x, 0.0)
+    pooled = x.sum(-2) / np.maximum(mask.sum(-1), 1)[..., None]
+    out["pooled_mean"], out["pooled_std"] = _masked_moments(
+        pooled.reshape(-1, 1, x.shape[-1]), mask.reshape(-1, mask.shape[-1]).any(-1)[:, None]
+    )
     return {k: np.asarray(v, np.float32) for k, v in out.items()}
 
 
@@ -170,6 +185,9 @@ class HierarchicalNPE(nnx.Module):
         self.local_std = Statistic(jnp.ones(n_local, f32))
         self.count_mean = Statistic(jnp.zeros((), f32))
         self.count_std = Statistic(jnp.ones((), f32))
+        if config.pool_inputs:
+            self.pooled_mean = Statistic(jnp.zeros(n_feat + n_ctx, f32))
+            self.pooled_std = Statistic(jnp.ones(n_feat + n_ctx, f32))
 
         c = config
         self.embedding = SetEmbedding(
@@ -224,7 +242,7 @@ class HierarchicalNPE(nnx.Module):
         Raises:
             ValueError: if a statistic is missing or has the wrong shape.
         """
-        for name in _STAT_NAMES:
+        for name in self._stat_names:
             if name not in stats:
                 raise ValueError(f"set_statistics: missing {name!r}")
             var = getattr(self, name)
@@ -237,7 +255,11 @@ class HierarchicalNPE(nnx.Module):
 
     def statistics(self) -> dict[str, Array]:
         """The standardisation statistics as a dict of arrays."""
-        return {name: getattr(self, name)[...] for name in _STAT_NAMES}
+        return {name: getattr(self, name)[...] for name in self._stat_names}
+
+    @property
+    def _stat_names(self) -> tuple[str, ...]:
+        return _STAT_NAMES + (_POOLED_NAMES if self.config.pool_inputs else ())
 
     def theta_to_z(self, theta: Float[Array, "... n_theta"]):
         """Physical globals -> standardised unconstrained ``z``; returns ``(z, log|dz/dtheta|)``."""
@@ -280,7 +302,10 @@ class HierarchicalNPE(nnx.Module):
         c = jnp.where(valid, (context - self.context_mean[...]) / self.context_std[...], 0.0)
         n = jnp.sum(mask, axis=-1).astype(d.dtype)
         count = ((jnp.log1p(n) - self.count_mean[...]) / self.count_std[...])[..., None]
-        s, e = self.embedding(jnp.concatenate([d, c], -1), mask, count)
+        pooled_scale = (
+            (self.pooled_mean[...], self.pooled_std[...]) if self.config.pool_inputs else None
+        )
+        s, e = self.embedding(jnp.concatenate([d, c], -1), mask, count, pooled_scale)
         return s, e, c
 
     def _local_context(self, e, z_theta, s, c):

@@ -185,20 +185,28 @@ def test_standardisation_statistics(key):
     bad = sims.replace(mask=jnp.zeros_like(sims.mask))
     with pytest.raises(ValueError, match="at least 2"):
         fit_standardization(bad, model.theta_transform, model.local_transform)
-    # pooled_*: moments over the simulations of each one's mean of its standardised valid rows
+    # pooled_*: each simulation's mean of its standardised valid rows, centred and whitened
+    c = np.asarray(sims.context)[valid]
     means = np.stack(
         [
-            ((np.asarray(sims.data)[i][valid[i]] - x.mean(0)) / x.std(0)).mean(0)
+            np.concatenate(
+                [
+                    (np.asarray(sims.data)[i][valid[i]] - x.mean(0)) / x.std(0),
+                    (np.asarray(sims.context)[i][valid[i]] - c.mean(0)) / c.std(0),
+                ],
+                axis=-1,
+            ).mean(0)
             for i in range(valid.shape[0])
         ]
     )
-    np.testing.assert_allclose(stats["pooled_mean"][:2], means.mean(0), atol=1e-5)
-    np.testing.assert_allclose(stats["pooled_std"][:2], means.std(0), rtol=1e-4)
+    np.testing.assert_allclose(stats["pooled_mean"], means.mean(0), atol=1e-5)
+    white = (means - means.mean(0)) @ stats["pooled_whiten"].T
+    np.testing.assert_allclose(np.cov(white, rowvar=False), np.eye(3), atol=1e-4)
     assert "pooled_mean" not in model.statistics()  # only with pool_inputs
 
 
 def test_pool_inputs_model_standardises_the_pooled_inputs(key):
-    """With pool_inputs the summary depends on (pooled mean - pooled_mean) / pooled_std."""
+    """With pool_inputs the summary sees the whitened pooled inputs."""
     toy = LinearGaussianToy()
     sims = jax.jit(lambda k: simulate_batch(toy.simulate, toy.prior, k, 64))(key)
     model = nnx.jit(
@@ -213,7 +221,7 @@ def test_pool_inputs_model_standardises_the_pooled_inputs(key):
     )()
     stats = fit_standardization(sims, model.theta_transform, model.local_transform)
     model.set_statistics(stats)
-    assert set(model.statistics()) >= {"pooled_mean", "pooled_std"}
+    assert set(model.statistics()) >= {"pooled_mean", "pooled_whiten"}
     one = jax.tree.map(lambda a: a[0], sims)
     s, _, _ = model.embed(one.data, one.mask, one.context)
     d = (one.data - stats["data_mean"]) / stats["data_std"]
@@ -222,7 +230,7 @@ def test_pool_inputs_model_standardises_the_pooled_inputs(key):
     n = jnp.sum(one.mask)
     count = ((jnp.log1p(n) - stats["count_mean"]) / stats["count_std"])[None]
     s0, _ = model.embedding(x, one.mask, count)  # unscaled pooled inputs
-    s1, _ = model.embedding(x, one.mask, count, (stats["pooled_mean"], stats["pooled_std"]))
+    s1, _ = model.embedding(x, one.mask, count, (stats["pooled_mean"], stats["pooled_whiten"]))
     np.testing.assert_allclose(s, s1, rtol=1e-5, atol=1e-6)
     assert not np.allclose(s, s0)
 

@@ -131,7 +131,7 @@ class SetEmbedding(nnx.Module):
             x: per-object features; padded rows may hold anything (they are zeroed first).
             mask: True for valid objects.
             extra: per-set features appended after pooling.
-            pooled_scale: ``(shift, scale)`` standardising the pooled inputs
+            pooled_scale: ``(shift, W)`` whitening the pooled inputs to ``W (mean - shift)``
                 (``pool_inputs`` only; default none).
         """
         x = jnp.where(mask[..., None], x, 0.0)
@@ -140,6 +140,6 @@ class SetEmbedding(nnx.Module):
         if self.pool_inputs:
             mean_x = masked_mean(x, mask)
             if pooled_scale is not None:
-                mean_x = (mean_x - pooled_scale[0]) / pooled_scale[1]
+                mean_x = (mean_x - pooled_scale[0]) @ pooled_scale[1].T
             pooled = jnp.concatenate([pooled, mean_x], axis=-1)
         return self.summariser(jnp.concatenate([pooled, extra], axis=-1)), e

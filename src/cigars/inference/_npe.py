@@ -54,7 +54,7 @@ _STAT_NAMES = (
     "count_mean",
     "count_std",
 )
-_POOLED_NAMES = ("pooled_mean", "pooled_std")
+_POOLED_NAMES = ("pooled_mean", "pooled_whiten")
 
 
 def _masked_moments(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +73,17 @@ def _masked_moments(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
     return mean, std
 
 
+def _whitening(x: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """PCA whitening matrix ``W`` (k, k) of centred rows ``x``: ``cov(x @ W.T) = I`` on the
+    directions with variance above ``rtol`` times the largest; the others map to 0."""
+    if x.shape[0] < 2:
+        raise ValueError("standardisation: need at least 2 non-empty pilot simulations")
+    lam, vec = np.linalg.eigh(np.atleast_2d(np.cov(x, rowvar=False)))
+    keep = lam > rtol * max(lam.max(), np.finfo(float).tiny)
+    scale = np.where(keep, 1.0 / np.sqrt(np.where(keep, lam, 1.0)), 0.0)
+    return scale[:, None] * vec.T
+
+
 def fit_standardization(
     sims: Simulation, theta_transform: SupportTransform, local_transform: SupportTransform
 ) -> dict[str, np.ndarray]:
@@ -81,8 +92,10 @@ def fit_standardization(
     Observations and context are standardised per feature over the valid objects; globals and
     locals in the unconstrained space of their support transforms; the set size as
     ``log(1 + n)``; the per-set masked means of the standardised inputs (``pooled_*``, used by
-    ``estimator.pool_inputs``) over the simulations: a set mean varies ~1/sqrt(n) as much as
-    one object's value, so it is brought back to unit scale before the summariser sees it.
+    ``estimator.pool_inputs``) are centred and PCA-whitened over the simulations (directions
+    without variance are dropped). Whitening matters: the informative combination of pooled
+    features is often a small difference of large, correlated ones (e.g. the score in Om0
+    against the mean Hubble residual, both dominated by M0), which it brings to unit scale.
 
     Args:
         sims: a batch of simulations (leading axis ``n_pilot``).
@@ -119,9 +132,9 @@ def fit_standardization(
     )
     x = np.where(mask[..., None], x, 0.0)
     pooled = x.sum(-2) / np.maximum(mask.sum(-1), 1)[..., None]
-    out["pooled_mean"], out["pooled_std"] = _masked_moments(
-        pooled.reshape(-1, 1, x.shape[-1]), mask.reshape(-1, mask.shape[-1]).any(-1)[:, None]
-    )
+    pooled = pooled.reshape(-1, x.shape[-1])[mask.reshape(-1, mask.shape[-1]).any(-1)]
+    out["pooled_mean"] = pooled.mean(0)
+    out["pooled_whiten"] = _whitening(pooled - out["pooled_mean"])
     return {k: np.asarray(v, np.float32) for k, v in out.items()}
 
 
@@ -187,7 +200,7 @@ class HierarchicalNPE(nnx.Module):
         self.count_std = Statistic(jnp.ones((), f32))
         if config.pool_inputs:
             self.pooled_mean = Statistic(jnp.zeros(n_feat + n_ctx, f32))
-            self.pooled_std = Statistic(jnp.ones(n_feat + n_ctx, f32))
+            self.pooled_whiten = Statistic(jnp.eye(n_feat + n_ctx, dtype=f32))
 
         c = config
         self.embedding = SetEmbedding(
@@ -303,7 +316,7 @@ class HierarchicalNPE(nnx.Module):
         n = jnp.sum(mask, axis=-1).astype(d.dtype)
         count = ((jnp.log1p(n) - self.count_mean[...]) / self.count_std[...])[..., None]
         pooled_scale = (
-            (self.pooled_mean[...], self.pooled_std[...]) if self.config.pool_inputs else None
+            (self.pooled_mean[...], self.pooled_whiten[...]) if self.config.pool_inputs else None
         )
         s, e = self.embedding(jnp.concatenate([d, c], -1), mask, count, pooled_scale)
         return s, e, c

@@ -74,8 +74,11 @@ def _masked_moments(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _whitening(x: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
-    """PCA whitening matrix ``W`` (k, k) of centred rows ``x``: ``cov(x @ W.T) = I`` on the
-    directions with variance above ``rtol`` times the largest; the others map to 0."""
+    """PCA whitening matrix ``W`` (k, k) of centred rows ``x``.
+
+    ``cov(x @ W.T) = I`` on the directions with variance above ``rtol`` times the largest; the
+    others map to 0.
+    """
     if x.shape[0] < 2:
         raise ValueError("standardisation: need at least 2 non-empty pilot simulations")
     lam, vec = np.linalg.eigh(np.atleast_2d(np.cov(x, rowvar=False)))

@@ -2,6 +2,7 @@
 the NUTS model uses (astropy distances as the oracle), `cigars train --data` / `cigars infer` on a
 design sample end to end, and the errors for a wrong or missing design."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -227,6 +228,13 @@ def test_train_and_infer_end_to_end(tmp_path, capsys):
     argv = ["infer", str(run), str(tmp_path / "other.dat"), "-o", str(out2), "--seed", "1"]
     assert main(argv) == 0
     assert az.from_netcdf(out2).attrs["design_match"] == "same design"
+
+    # `cigars validate` simulates samples over the run's design (no bank, no locals)
+    report_dir = tmp_path / "val"
+    argv = ["validate", str(run), "-o", str(report_dir), "--n-sims", "8", "--num-samples", "50"]
+    main([*argv, "--quiet"])
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["n_sims"] == 8 and set(report["sbc"]["globals"]) == {"Om0", "M0"}
 
 
 def test_infer_refuses_another_design(design_run, capsys):

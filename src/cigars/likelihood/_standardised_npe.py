@@ -250,6 +250,23 @@ def standardised_problem(exp, data: StandardisedData):
     return simulate_one, prior, None
 
 
+def design_problem(run_dir: str | Path, exp):
+    """:func:`standardised_problem` over the design a ``standardised`` run was trained for.
+
+    Reads ``run_dir/design.npz`` (redshifts and per-object errors; diagonal covariance).
+
+    Raises:
+        ValueError: if the run folder has no design file.
+    """
+    path = Path(run_dir) / DESIGN_FILE
+    if not path.is_file():
+        raise ValueError(f"{run_dir}: no {DESIGN_FILE}: not a run of the 'standardised' likelihood")
+    saved = np.load(path)
+    z = saved["z_cos"]
+    data = StandardisedData.from_arrays(z, saved["z_hel"], np.zeros_like(z), sigma=saved["sigma"])
+    return standardised_problem(exp, data)
+
+
 def check_design(run_dir: str | Path, record: dict[str, Any], sample: StandardisedSample) -> str:
     """Check that a sample has the design a ``standardised`` run was trained for.
 

@@ -174,6 +174,7 @@ def validate_run(
     """Calibration and accuracy checks of a trained run on fresh simulations from its prior.
 
     Simulates ``n_sims`` surveys with the run's experiment (its simulator over the run's bank,
+    or for a ``standardised`` run its likelihood over the design it was trained for,
     the globals drawn from the experiment's prior), draws ``num_samples`` joint posterior
     samples for each from the run's estimator, and writes to ``output``: ``report.json`` (every
     number, each check with its threshold and pass/fail, the verdict;
@@ -202,13 +203,19 @@ def validate_run(
 
     t0 = time.perf_counter()
     exp, bank_path = load_run(run_dir)
-    if not Path(bank_path).is_file():
+    if bank_path is None:  # a 'standardised' run: samples simulated over its design
+        from cigars.likelihood import design_problem
+
+        simulate_one, prior, _ = design_problem(run_dir, exp)
+    elif not Path(bank_path).is_file():
         raise ValueError(
             f"{run_dir}: the run's galaxy bank {bank_path} (recorded in experiment.yaml) is missing"
         )
-    simulate_one, prior, _ = npe_problem(exp, load_bank(bank_path))
+    else:
+        simulate_one, prior, _ = npe_problem(exp, load_bank(bank_path))
     estimator = load_estimator(run_dir)
-    sub_model = getattr(exp.likelihood, "sub_model", None) is not None  # no locals, no photo-z
+    # no locals, no photo-z: the known-hosts sub-model and design-sample runs
+    sub_model = bank_path is None or getattr(exp.likelihood, "sub_model", None) is not None
     draws = collect_draws(
         functools.partial(sample_posterior, estimator),
         simulate_one,

@@ -28,22 +28,18 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from bench_sbi import (
-    _simulations,
-    _torch_prior,
-    calibration,
-    cigars_draws,
-    compact_surveys,
-    sbi_draws,
-    sbi_inputs,
-    train_sbi,
-)
+try:  # as part of the ``benchmarks`` package
+    from benchmarks import bench_sbi
+except ModuleNotFoundError:  # as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks import bench_sbi
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE.parent / "configs" / "quickstart-knownhosts.yaml"
@@ -138,12 +134,16 @@ def run(
     sampler = exp.likelihood.sampler
     num_samples = sampler.num_samples
 
-    sim_tr, t_sim_tr = _simulations(exp, bank, work / f"kh-train-{n_train}.h5", n_train, seed=21)
-    sim_te, t_sim_te = _simulations(exp, bank, work / f"kh-test-{n_test}.h5", n_test, seed=22)
+    sim_tr, t_sim_tr = bench_sbi._simulations(
+        exp, bank, work / f"kh-train-{n_train}.h5", n_train, seed=21
+    )
+    sim_te, t_sim_te = bench_sbi._simulations(
+        exp, bank, work / f"kh-test-{n_test}.h5", n_test, seed=22
+    )
     n_feat = sim_tr.data.shape[-1]
     rows = int(-(-max(sim_tr.mask.sum(1).max(), sim_te.mask.sum(1).max()) // 64) * 64)
-    f_tr, m_tr = compact_surveys(sim_tr.data, sim_tr.mask, sim_tr.context, rows)
-    f_te, m_te = compact_surveys(sim_te.data, sim_te.mask, sim_te.context, rows)
+    f_tr, m_tr = bench_sbi.compact_surveys(sim_tr.data, sim_tr.mask, sim_tr.context, rows)
+    f_te, m_te = bench_sbi.compact_surveys(sim_te.data, sim_te.mask, sim_te.context, rows)
     dataset = Simulation(
         theta=np.asarray(sim_tr.theta),
         locals=np.zeros(f_tr.shape[:2] + (0,), np.float32),
@@ -159,20 +159,20 @@ def run(
     t0 = time.perf_counter()
     result = train(npe_config, None, prior, run_dir, dataset=dataset, progress=True)
     t_cigars = time.perf_counter() - t0
-    d_cig = cigars_draws(result.estimator, f_te, m_te, n_feat, num_samples)
+    d_cig = bench_sbi.cigars_draws(result.estimator, f_te, m_te, n_feat, num_samples)
 
     # sbi
-    x_tr, mean, sd = sbi_inputs(f_tr, m_tr)
-    x_te, _, _ = sbi_inputs(f_te, m_te, mean, sd)
-    posterior, t_sbi, epochs = train_sbi(
+    x_tr, mean, sd = bench_sbi.sbi_inputs(f_tr, m_tr)
+    x_te, _, _ = bench_sbi.sbi_inputs(f_te, m_te, mean, sd)
+    posterior, t_sbi, epochs = bench_sbi.train_sbi(
         np.asarray(sim_tr.theta),
         x_tr,
-        _torch_prior(exp, names),
+        bench_sbi._torch_prior(exp, names),
         n_val=training.n_val,
         max_epochs=sbi_epochs,
         batch_size=training.batch_size * 4,
     )
-    d_sbi = sbi_draws(posterior, x_te, num_samples)
+    d_sbi = bench_sbi.sbi_draws(posterior, x_te, num_samples)
 
     # NUTS on the first n_nuts test surveys
     key = jax.random.key(5)
@@ -214,8 +214,8 @@ def run(
         "names": names,
         "vs_nuts": {k: {"surveys": v, "summary": summarise(v, names)} for k, v in records.items()},
         "calibration": {
-            "cigars": calibration(d_cig, truth, names),
-            "sbi": calibration(d_sbi, truth, names),
+            "cigars": bench_sbi.calibration(d_cig, truth, names),
+            "sbi": bench_sbi.calibration(d_sbi, truth, names),
         },
     }
 

@@ -110,7 +110,7 @@ def run(
     *,
     n_train: int = 4000,
     n_test: int = 64,
-    sbi_epochs: int = 200,
+    sbi_epochs: int = 100,
     n_nuts: int = 4,
 ) -> dict:
     """Simulate (cached), train both on the same set, compare with NUTS; returns the numbers."""

@@ -50,6 +50,20 @@ def test_interrupted_write_resumes_to_the_same_file(tmp_path):
     assert got.mask.dtype == bool
 
 
+def test_zero_width_fields_round_trip(tmp_path):
+    """Problems without locals or context (the known-hosts sub-model) store zero-width fields."""
+
+    def chunk(i):
+        sim = _chunk(i)
+        return sim.replace(locals=sim.locals[..., :0], context=sim.context[..., :0])
+
+    path = tmp_path / "sims.h5"
+    write_simulations(path, chunk, n=5, chunk_size=3, config={"a": 1}, progress=False)
+    sim, _ = read_simulations(path)
+    assert sim.locals.shape == (5, 5, 0) and sim.context.shape == (5, 5, 0)
+    np.testing.assert_allclose(sim.data[3:], np.asarray(chunk(1).data[:2], np.float32))
+
+
 def test_read_refuses_other_files(tmp_path):
     bad = tmp_path / "x.h5"
     bad.write_bytes(b"not hdf5")

@@ -107,7 +107,8 @@ def write_simulations(
                             name,
                             shape=(n, *values.shape[1:]),
                             dtype=dtype,
-                            chunks=(min(chunk_size, n), *values.shape[1:]),
+                            # zero-width fields (no locals, no context) cannot be chunked
+                            chunks=(min(chunk_size, n), *values.shape[1:]) if values.size else None,
                         )
                     f[name][start : start + m] = values.astype(dtype)
                 f["chunk_done"][i] = 1

@@ -141,7 +141,10 @@ def run(
         exp, bank, work / f"kh-test-{n_test}.h5", n_test, seed=22
     )
     n_feat = sim_tr.data.shape[-1]
-    rows = int(-(-max(sim_tr.mask.sum(1).max(), sim_te.mask.sum(1).max()) // 64) * 64)
+    rows = min(
+        int(-(-max(sim_tr.mask.sum(1).max(), sim_te.mask.sum(1).max()) // 64) * 64),
+        sim_tr.mask.shape[1],
+    )
     f_tr, m_tr = bench_sbi.compact_surveys(sim_tr.data, sim_tr.mask, sim_tr.context, rows)
     f_te, m_te = bench_sbi.compact_surveys(sim_te.data, sim_te.mask, sim_te.context, rows)
     dataset = Simulation(

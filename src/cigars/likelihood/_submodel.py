@@ -255,19 +255,20 @@ def score_terms(model: SNModel, global_prior, theta_fid, data, context):
 
 def _sn_data(data, context) -> SNData:
     """:class:`SNData` of sub-model rows (traceable; no checks: :func:`sn_data_from_simulation`)."""
-    cols = dict(zip(CONTEXT_FIELDS, jnp.moveaxis(context, -1, 0), strict=True))
     var = jnp.exp(data[:, 3:6])
     return SNData(
-        z_cos=cols["z_cos"],
-        z_hel=cols["z_hel"],
-        logmass=cols["logmass"],
-        logzsol=cols["progenitor_logzsol"],
-        age_gyr=cols["age_gyr"],
-        dust2=cols["dust2"],
+        **_covariates(jnp.moveaxis(context, -1, 0)),
         y=data[:, :3],
         cov=var[:, :, None] * jnp.eye(3, dtype=var.dtype),
         ln_var_m=data[:, 3],
     )
+
+
+def _covariates(columns) -> dict:
+    """:class:`SNData` host fields from the context columns (:data:`CONTEXT_FIELDS` order)."""
+    cols = dict(zip(CONTEXT_FIELDS, columns, strict=True))
+    cols["logzsol"] = cols.pop("progenitor_logzsol")
+    return cols
 
 
 def rejection_failure_rate(simulate_one, prior, key, n_sims: int = 32) -> float:
@@ -296,14 +297,8 @@ def sn_data_from_simulation(data, mask, context) -> SNData:
     mask = np.asarray(mask, bool)
     d = np.asarray(data, np.float64)[mask]
     c = np.asarray(context, np.float64)[mask]
-    cols = dict(zip(CONTEXT_FIELDS, c.T, strict=True))
     return SNData.from_arrays(
-        z_cos=cols["z_cos"],
-        z_hel=cols["z_hel"],
-        logmass=cols["logmass"],
-        logzsol=cols["progenitor_logzsol"],
-        age_gyr=cols["age_gyr"],
-        dust2=cols["dust2"],
+        **_covariates(c.T),
         m=d[:, 0],
         x1=d[:, 1],
         c=d[:, 2],

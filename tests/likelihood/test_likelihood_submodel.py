@@ -93,27 +93,6 @@ def test_problem_contract_and_likelihood(key):
     assert rejection_failure_rate(simulate_one, prior, key, n_sims=8) < 0.02
 
 
-def test_score_products(key):
-    """score_products appends g_i g_j (i <= j, row-major) of each SN's score terms."""
-    sub = {**EXPERIMENT["likelihood"]["sub_model"], "score_products": True}
-    exp = from_dict(
-        Experiment, {**EXPERIMENT, "likelihood": {**EXPERIMENT["likelihood"], "sub_model": sub}}
-    )
-    simulate_one, prior, _ = known_hosts_problem(exp, None, pool=_pool())
-    _, _, data, mask, _ = jax.jit(simulate_one)(key, prior.sample(key))
-    assert data.shape == (40, 6 + 3 + 6)
-    g = np.asarray(data)[:, 6:9]
-    expected = np.stack([g[:, i] * g[:, j] for i in range(3) for j in range(i, 3)], axis=-1)
-    np.testing.assert_allclose(np.asarray(data)[:, 9:], expected, rtol=1e-5, atol=1e-6)
-    bad = {**sub, "score": False}
-    with pytest.raises(ConfigError, match="score_products needs score"):
-        from_dict(
-            Experiment,
-            {**EXPERIMENT, "likelihood": {**EXPERIMENT["likelihood"], "sub_model": bad}},
-            file="x.yaml",
-        )
-
-
 def test_sub_model_needs_the_full_sn_model():
     bad = {**EXPERIMENT, "likelihood": {**EXPERIMENT["likelihood"], "selection": False}}
     with pytest.raises(ConfigError, match="sub_model: needs selection: true"):

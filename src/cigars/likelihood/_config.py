@@ -80,10 +80,6 @@ class SubModelConfig(Config):
             (:func:`~cigars.likelihood.sn_log_likelihood` differentiated in the inferred
             parameters) to its data; with ``estimator.pool_inputs`` the set summary sees their
             sum, the score compression of the data (Alsing & Wandelt 2018).
-        score_products: also append the products of each SN's score terms (the upper
-            triangle of g g^T; pooled, the outer-product-of-gradients estimate of the Fisher
-            matrix: second moments of the residuals that parameters of the covariance, such
-            as sigma_res, need).
     """
 
     n_pool_surveys: int = bounded(64, ge=1)
@@ -94,7 +90,6 @@ class SubModelConfig(Config):
     n_tries: int = bounded(64, ge=1)
     fixed: tuple[str, ...] = ("dtd_A", "dtd_s", "step_loc")
     score: bool = True
-    score_products: bool = False
 
     def validate(self) -> None:
         """Check the object range.
@@ -102,8 +97,6 @@ class SubModelConfig(Config):
         Raises:
             ValueError: if the range is empty or starts below 1.
         """
-        if self.score_products and not self.score:
-            raise ValueError("score_products needs score: true")
         lo, hi = self.n_objects
         if not 1 <= lo <= hi:
             raise ValueError(f"n_objects: need 1 <= lowest <= highest, got {[lo, hi]}")

@@ -135,8 +135,7 @@ def known_hosts_problem(exp, bank, pool: dict[str, np.ndarray] | None = None):
 
     See the module docstring. ``simulate(key, theta_vector)`` returns
     ``(theta, None, data, mask, context)`` with ``data`` (n_hi, 6 [+ n_theta]) = ``m_B, x1, c,
-    ln W_mm, ln W_xx, ln W_cc`` [and :func:`score_terms` with ``sub_model.score``, and their
-    pairwise products (upper triangle, row-major) with ``sub_model.score_products``] and
+    ln W_mm, ln W_xx, ln W_cc`` [and :func:`score_terms` with ``sub_model.score``] and
     ``context`` (n_hi, 6) = the covariates (:data:`CONTEXT_FIELDS`).
 
     Args:
@@ -209,12 +208,9 @@ def known_hosts_problem(exp, bank, pool: dict[str, np.ndarray] | None = None):
         context = jnp.stack([cov[f] for f in CONTEXT_FIELDS], axis=-1)
         mask = (jnp.arange(n_hi) < n) & ok
         if sub.score:
-            g = score_terms(model, global_prior, theta_fid, data, context)
-            parts = [data, g]
-            if sub.score_products:
-                i, j = np.triu_indices(g.shape[-1])
-                parts.append(g[:, i] * g[:, j])
-            data = jnp.concatenate(parts, axis=-1)
+            data = jnp.concatenate(
+                [data, score_terms(model, global_prior, theta_fid, data, context)], axis=-1
+            )
         return theta_vector, None, data, mask, context
 
     return simulate_one, prior, None

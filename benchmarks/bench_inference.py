@@ -67,12 +67,9 @@ def estimator_for(hosts, seed: int = 0):
     simulate, prior, local_bounds = npe_problem(exp, bank)
     shapes = check_simulator(simulate, prior)
     model = nnx.jit(
-        lambda: HierarchicalNPE(
+        lambda: HierarchicalNPE.for_shapes(
             exp.inference.estimator,
-            n_theta=shapes["n_theta"],
-            n_local=shapes["n_local"],
-            n_feat=shapes["n_feat"],
-            n_ctx=shapes["n_ctx"],
+            shapes,
             theta_bounds=(np.asarray(prior.lower, float), np.asarray(prior.upper, float)),
             local_bounds=local_bounds,
             rngs=nnx.Rngs(seed),

@@ -71,12 +71,9 @@ def build_step(
     """Model, initial train state and the jitted (donating) step for one problem."""
     theta_bounds = (np.asarray(prior.lower, float), np.asarray(prior.upper, float))
     model = nnx.jit(
-        lambda: HierarchicalNPE(
+        lambda: HierarchicalNPE.for_shapes(
             estimator,
-            n_theta=shapes["n_theta"],
-            n_local=shapes["n_local"],
-            n_feat=shapes["n_feat"],
-            n_ctx=shapes["n_ctx"],
+            shapes,
             theta_bounds=theta_bounds,
             local_bounds=local_bounds,
             rngs=nnx.Rngs(seed),

@@ -6,13 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from inference_tiny import TINY, TOY
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from cigars.inference import (
-    EstimatorConfig,
     HierarchicalNPE,
-    LinearGaussianToy,
     Statistic,
     TrainingConfig,
     TrainState,
@@ -21,18 +20,6 @@ from cigars.inference import (
 )
 from cigars.inference._train import _compiled
 
-TOY = LinearGaussianToy(n_max=8, n_min=2)
-TINY = EstimatorConfig(
-    embed_dim=8,
-    summary_dim=8,
-    hidden=16,
-    depth=1,
-    flow_layers=1,
-    local_flow_layers=1,
-    flow_hidden=16,
-    flow_depth=1,
-    num_bins=4,
-)
 CFG = TrainingConfig(
     steps=12, batch_size=8, warmup_steps=2, n_pilot=16, n_val=16, val_every=6, log_every=3,
     checkpoint_every=12, local_subsample=4,

@@ -8,29 +8,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from inference_tiny import TINY, TOY
 
 from cigars.inference import (
     EstimatorConfig,
-    LinearGaussianToy,
     NPEConfig,
     TrainingConfig,
     load_estimator,
     sample_posterior,
     simulate_batch,
     train,
-)
-
-TOY = LinearGaussianToy(n_max=8, n_min=2)
-TINY = EstimatorConfig(
-    embed_dim=8,
-    summary_dim=8,
-    hidden=16,
-    depth=1,
-    flow_layers=1,
-    local_flow_layers=1,
-    flow_hidden=16,
-    flow_depth=1,
-    num_bins=4,
 )
 
 

@@ -240,6 +240,28 @@ class HierarchicalNPE(nnx.Module):
             else None
         )
 
+    @classmethod
+    def for_shapes(
+        cls,
+        config: EstimatorConfig,
+        shapes: dict[str, int],
+        *,
+        theta_bounds: tuple[Any, Any] | None = None,
+        local_bounds: tuple[Any, Any] | None = None,
+        rngs: nnx.Rngs,
+    ) -> HierarchicalNPE:
+        """The estimator for a problem's dimensions (:func:`~cigars.inference.check_simulator`)."""
+        return cls(
+            config,
+            n_theta=shapes["n_theta"],
+            n_local=shapes["n_local"],
+            n_feat=shapes["n_feat"],
+            n_ctx=shapes["n_ctx"],
+            theta_bounds=theta_bounds,
+            local_bounds=local_bounds,
+            rngs=rngs,
+        )
+
     # -- fixed transforms -------------------------------------------------------------------
 
     @property

@@ -325,12 +325,9 @@ def _build(config: NPEConfig, shapes: dict[str, int], theta_bounds, local_bounds
 
 
 def _construct(config: NPEConfig, shapes: dict[str, int], theta_bounds, local_bounds, key):
-    return HierarchicalNPE(
+    return HierarchicalNPE.for_shapes(
         config.estimator,
-        n_theta=shapes["n_theta"],
-        n_local=shapes["n_local"],
-        n_feat=shapes["n_feat"],
-        n_ctx=shapes["n_ctx"],
+        shapes,
         theta_bounds=theta_bounds,
         local_bounds=local_bounds,
         rngs=nnx.Rngs(params=key),

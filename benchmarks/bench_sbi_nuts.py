@@ -45,66 +45,6 @@ HERE = Path(__file__).resolve().parent
 CONFIG = HERE.parent / "configs" / "quickstart-knownhosts.yaml"
 
 
-def nuts_draws(exp, data, mask, context, num_warmup: int, num_samples: int, seed: int):
-    """NUTS draws of the sub-model's globals for one stored survey: ``(names -> draws, divs)``."""
-    from cigars.likelihood._models import sn_model
-    from cigars.likelihood._nuts import run_nuts
-    from cigars.likelihood._selection import selection_grid
-    from cigars.likelihood._submodel import sn_data_from_simulation, sn_model_for, submodel_prior
-
-    with jax.enable_x64(True):
-        sn = sn_data_from_simulation(data, mask, context)
-        model = sn_model_for(exp)
-        grid = selection_grid(exp.simulator.selection.build(), model, sn)
-        mcmc = run_nuts(
-            jax.random.key(seed),
-            sn_model,
-            model,
-            submodel_prior(exp),
-            sn,
-            grid,
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            progress=False,
-        )
-        draws = {n: np.asarray(v, np.float64) for n, v in mcmc.get_samples().items()}
-        divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
-    return draws, divergences
-
-
-def against_nuts(draws, nuts, names, key) -> dict:
-    """C2ST, shift in NUTS sd and sd ratio per global, and the joint C2ST, for one survey."""
-    from cigars.inference import c2st
-
-    per = {}
-    for j, n in enumerate(names):
-        a, b = draws[:, j], nuts[n]
-        per[n] = {
-            "c2st": float(c2st(jax.random.fold_in(key, j), a, b)),
-            "shift_in_nuts_sd": float((a.mean() - b.mean()) / b.std(ddof=1)),
-            "sd_ratio": float(a.std(ddof=1) / b.std(ddof=1)),
-        }
-    joint = np.stack([nuts[n] for n in names], axis=1)
-    return {
-        "per_param": per,
-        "c2st_joint": float(c2st(jax.random.fold_in(key, len(names)), draws, joint)),
-    }
-
-
-def summarise(records: list[dict], names) -> dict:
-    """Mean C2ST, mean |shift| and median sd ratio per global over the NUTS surveys."""
-    out = {}
-    for n in names:
-        rows = [r["per_param"][n] for r in records]
-        out[n] = {
-            "c2st_mean": float(np.mean([r["c2st"] for r in rows])),
-            "abs_shift_mean": float(np.mean([abs(r["shift_in_nuts_sd"]) for r in rows])),
-            "sd_ratio_median": float(np.median([r["sd_ratio"] for r in rows])),
-        }
-    out["joint_c2st_mean"] = float(np.mean([r["c2st_joint"] for r in records]))
-    return out
-
-
 def run(
     quick: bool = False,
     *,
@@ -120,6 +60,8 @@ def run(
     from cigars.experiment import npe_problem
     from cigars.hosts import load_bank
     from cigars.inference import Simulation, train
+    from cigars.likelihood._reference import compare_with_nuts, nuts_draws, summarise_comparison
+    from cigars.likelihood._submodel import sn_data_from_simulation, sn_model_for, submodel_prior
 
     exp = load_experiment(CONFIG)
     # the schedule SBI_NUTS_COMPARISON.md was measured with (the config's own is sized for a
@@ -182,19 +124,27 @@ def run(
     d_sbi = bench_sbi.sbi_draws(posterior, x_te, num_samples)
 
     # NUTS on the first n_nuts test surveys
+    model = sn_model_for(exp)
+    selection = exp.simulator.selection.build()
     key = jax.random.key(5)
     records = {"cigars": [], "sbi": []}
     nuts_s, divergences = [], []
     for i in range(n_nuts):
         t0 = time.perf_counter()
-        nuts, div = nuts_draws(
-            exp, sim_te.data[i], sim_te.mask[i], sim_te.context[i],
-            sampler.num_warmup, num_samples, seed=100 + i,
-        )  # fmt: skip
+        with jax.enable_x64(True):
+            nuts, div = nuts_draws(
+                jax.random.key(100 + i),
+                model,
+                submodel_prior(exp),
+                sn_data_from_simulation(sim_te.data[i], sim_te.mask[i], sim_te.context[i]),
+                selection,
+                num_warmup=sampler.num_warmup,
+                num_samples=num_samples,
+            )
         nuts_s.append(time.perf_counter() - t0)
         divergences.append(div)
         for name, d in (("cigars", d_cig), ("sbi", d_sbi)):
-            records[name].append(against_nuts(d[i], nuts, names, jax.random.fold_in(key, i)))
+            records[name].append(compare_with_nuts(d[i], nuts, names, jax.random.fold_in(key, i)))
 
     truth = np.asarray(sim_te.theta, dtype=np.float64)
     return {
@@ -219,7 +169,16 @@ def run(
         "sbi_epochs": epochs,
         "train_time_ratio_cigars_over_sbi": t_cigars / t_sbi,
         "names": names,
-        "vs_nuts": {k: {"surveys": v, "summary": summarise(v, names)} for k, v in records.items()},
+        "vs_nuts": {
+            k: {
+                "surveys": v,
+                "summary": {
+                    **summarise_comparison(v, names),
+                    "joint_c2st_mean": float(np.mean([r["c2st_joint"] for r in v])),
+                },
+            }
+            for k, v in records.items()
+        },
         "calibration": {
             "cigars": bench_sbi.calibration(d_cig, truth, names),
             "sbi": bench_sbi.calibration(d_sbi, truth, names),

@@ -29,7 +29,93 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["nuts_reference"]
+__all__ = ["compare_with_nuts", "nuts_draws", "nuts_reference", "summarise_comparison"]
+
+
+def nuts_draws(key, model, prior, data, selection, *, num_warmup: int, num_samples: int):
+    """NUTS on the known-hosts likelihood of one sample; call inside ``jax.enable_x64``.
+
+    Args:
+        key: PRNG key of the chain.
+        model: the SN model (:func:`~cigars.likelihood.sn_model_for`).
+        prior: the sub-model prior (:func:`~cigars.likelihood.submodel_prior`).
+        data: the supernovae (:class:`~cigars.likelihood.SNData`).
+        selection: the detection probability (its :func:`selection_grid` normalises).
+        num_warmup: warm-up steps.
+        num_samples: draws.
+
+    Returns:
+        ``(draws, divergences)``: parameter name -> float64 draws, and the divergence count.
+    """
+    from cigars.likelihood._models import sn_model
+    from cigars.likelihood._nuts import run_nuts
+    from cigars.likelihood._selection import selection_grid
+
+    grid = selection_grid(selection, model, data)
+    mcmc = run_nuts(
+        key,
+        sn_model,
+        model,
+        prior,
+        data,
+        grid,
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        progress=False,
+    )
+    draws = {n: np.asarray(v, np.float64) for n, v in mcmc.get_samples().items()}
+    return draws, int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+
+
+def compare_with_nuts(draws, nuts: dict[str, np.ndarray], names, key) -> dict[str, Any]:
+    """One sample's neural draws against NUTS's, per parameter and jointly.
+
+    Args:
+        draws: (num_draws, len(names)) neural draws of ``names``.
+        nuts: parameter name -> NUTS draws.
+        names: the compared parameters (columns of ``draws``).
+        key: PRNG key of the C2ST classifiers (folded with the parameter index; the joint
+            C2ST with ``len(names)``).
+
+    Returns:
+        ``{"parameters": {name: npe/nuts mean and sd, shift_in_nuts_sd, sd_ratio, c2st},
+        "c2st_joint": ...}``.
+    """
+    import jax
+
+    from cigars.inference import c2st
+
+    draws = np.asarray(draws, np.float64)
+    out = {}
+    for j, name in enumerate(names):
+        a, b = draws[:, j], nuts[name]
+        out[name] = {
+            "npe_mean": float(a.mean()),
+            "npe_sd": float(a.std(ddof=1)),
+            "nuts_mean": float(b.mean()),
+            "nuts_sd": float(b.std(ddof=1)),
+            "shift_in_nuts_sd": float((a.mean() - b.mean()) / b.std(ddof=1)),
+            "sd_ratio": float(a.std(ddof=1) / b.std(ddof=1)),
+            "c2st": c2st(jax.random.fold_in(key, j), a, b),
+        }
+    joint = np.stack([nuts[n] for n in names], axis=1)
+    return {
+        "parameters": out,
+        "c2st_joint": c2st(jax.random.fold_in(key, len(names)), draws, joint),
+    }
+
+
+def summarise_comparison(records: list[dict[str, Any]], names) -> dict[str, dict[str, float]]:
+    """Mean C2ST, mean absolute shift and median sd ratio per parameter over samples."""
+    summary = {}
+    for name in names:
+        rows = [r["parameters"][name] for r in records]
+        summary[name] = {
+            "c2st_mean": float(np.mean([r["c2st"] for r in rows])),
+            "abs_shift_mean": float(np.mean([abs(r["shift_in_nuts_sd"]) for r in rows])),
+            "sd_ratio_median": float(np.median([r["sd_ratio"] for r in rows])),
+        }
+    return summary
 
 
 def nuts_reference(
@@ -69,10 +155,7 @@ def nuts_reference(
 
     from cigars.experiment import load_run, npe_problem, simulator_for
     from cigars.hosts import load_bank
-    from cigars.inference import as_simulation, c2st, load_estimator, sample_posterior
-    from cigars.likelihood._models import sn_model
-    from cigars.likelihood._nuts import run_nuts
-    from cigars.likelihood._selection import selection_grid
+    from cigars.inference import as_simulation, load_estimator, sample_posterior
     from cigars.likelihood._submodel import (
         sn_data_from_catalogue,
         sn_data_from_simulation,
@@ -124,56 +207,34 @@ def nuts_reference(
                 data = sn_data_from_catalogue(rows)
                 if data.n != int(np.asarray(sim.mask).sum()):
                     raise RuntimeError(f"survey {i}: the rebuilt catalogue differs from the run's")
-            nuts_prior = submodel_prior(exp, fixed_values=theta_true)
-            grid = selection_grid(selection, model, data)
-            mcmc = run_nuts(
+            nuts, n_div = nuts_draws(
                 jax.random.fold_in(k_post, 1),
-                sn_model,
                 model,
-                nuts_prior,
+                submodel_prior(exp, fixed_values=theta_true),
                 data,
-                grid,
+                selection,
                 num_warmup=num_warmup,
                 num_samples=num_samples,
-                progress=False,
             )
-            nuts = {n: np.asarray(v, np.float64) for n, v in mcmc.get_samples().items()}
-            n_div = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
-        k_c2st = jax.random.fold_in(k_post, 2)
+        compared = compare_with_nuts(
+            npe[:, [npe_names.index(n) for n in shared]],
+            nuts,
+            shared,
+            jax.random.fold_in(k_post, 2),
+        )
+        for name in shared:
+            truth = float(np.asarray(getattr(theta_true, name)))
+            compared["parameters"][name] = {"truth": truth, **compared["parameters"][name]}
         record: dict[str, Any] = {
             "survey": i,
             "n_objects": int(data.n),
             "nuts_divergences": n_div,
-            "parameters": {},
+            **compared,
         }
-        for j, name in enumerate(shared):
-            a = npe[:, npe_names.index(name)]
-            b = nuts[name]
-            truth = float(np.asarray(getattr(theta_true, name)))
-            record["parameters"][name] = {
-                "truth": truth,
-                "npe_mean": float(a.mean()),
-                "npe_sd": float(a.std(ddof=1)),
-                "nuts_mean": float(b.mean()),
-                "nuts_sd": float(b.std(ddof=1)),
-                "shift_in_nuts_sd": float((a.mean() - b.mean()) / b.std(ddof=1)),
-                "sd_ratio": float(a.std(ddof=1) / b.std(ddof=1)),
-                "c2st": c2st(jax.random.fold_in(k_c2st, j), a, b),
-            }
-        joint_npe = np.stack([npe[:, npe_names.index(n)] for n in shared], axis=1)
-        joint_nuts = np.stack([nuts[n] for n in shared], axis=1)
-        record["c2st_joint"] = c2st(jax.random.fold_in(k_c2st, len(shared)), joint_npe, joint_nuts)
         surveys.append(record)
         bar.set_postfix(c2st_joint=f"{record['c2st_joint']:.3f}")
     bar.close()
-    summary = {}
-    for name in shared:
-        rows = [s["parameters"][name] for s in surveys]
-        summary[name] = {
-            "c2st_mean": float(np.mean([r["c2st"] for r in rows])),
-            "abs_shift_mean": float(np.mean([abs(r["shift_in_nuts_sd"]) for r in rows])),
-            "sd_ratio_median": float(np.median([r["sd_ratio"] for r in rows])),
-        }
+    summary = summarise_comparison(surveys, shared)
     section = {
         "compared": (
             "same posterior: the run is the known-hosts sub-model, whose exact posterior NUTS "

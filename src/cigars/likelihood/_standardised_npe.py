@@ -149,13 +149,18 @@ def read_standardised_sample(exp, path: str | Path, columns: Any = None) -> Stan
     )
 
 
-def _context(data: StandardisedData) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Per-object context (z_cos, z_hel, sigma), the Cholesky factor, and whether it is diagonal."""
+def _context(data: StandardisedData) -> tuple[jax.Array, jax.Array | None]:
+    """Per-object context (z_cos, z_hel, sigma) and the Cholesky factor (``None`` if diagonal).
+
+    Computed in float64, returned in JAX's default float dtype.
+    """
     tril = np.asarray(data.scale_tril, np.float64)
     sigma = np.sqrt(np.sum(tril**2, axis=1))
     diagonal = not np.any(tril - np.diag(np.diagonal(tril)))
     z = (np.asarray(data.z_cos, np.float64), np.asarray(data.z_hel, np.float64))
-    return np.stack([*z, sigma], axis=-1), tril, diagonal
+    dtype = jnp.result_type(float)
+    context = jnp.asarray(np.stack([*z, sigma], axis=-1), dtype)
+    return context, None if diagonal else jnp.asarray(tril, dtype)
 
 
 def fiducial_mean(exp, z_cos, z_hel) -> jax.Array:
@@ -188,11 +193,9 @@ def feature_map(exp, data: StandardisedData):
     truth = experiment_truth(exp)
     global_prior = exp.prior.build(truth)
     cosmology = exp.cosmology.type_name
-    context_np, tril_np, diagonal = _context(data)
-    dtype = jnp.result_type(float)
-    context = jnp.asarray(context_np, dtype)
+    context, tril = _context(data)
+    dtype = context.dtype
     z_cos, z_hel, sigma = context[:, 0], context[:, 1], context[:, 2]
-    tril = None if diagonal else jnp.asarray(tril_np, dtype)
     fiducial = fiducial_mean(exp, z_cos, z_hel)
     theta_fid = global_prior.to_array(truth).astype(dtype)
     grad = jax.jacfwd(
@@ -234,9 +237,8 @@ def standardised_problem(exp, data: StandardisedData):
     prior = ThetaPrior(global_prior)
     cosmology = exp.cosmology.type_name
     features, context = feature_map(exp, data)
-    _, tril_np, diagonal = _context(data)
+    _, tril = _context(data)
     z_cos, z_hel, sigma = context[:, 0], context[:, 1], context[:, 2]
-    tril = None if diagonal else jnp.asarray(tril_np, context.dtype)
     n = context.shape[0]
     mask = jnp.ones(n, bool)
 

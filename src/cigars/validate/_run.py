@@ -215,17 +215,17 @@ def validate_run(
         simulate_one, prior, _ = npe_problem(exp, load_bank(bank_path))
     estimator = load_estimator(run_dir)
     # no locals, no photo-z: the known-hosts sub-model and design-sample runs
-    sub_model = bank_path is None or getattr(exp.likelihood, "sub_model", None) is not None
+    globals_only = bank_path is None or getattr(exp.likelihood, "sub_model", None) is not None
     draws = collect_draws(
         functools.partial(sample_posterior, estimator),
         simulate_one,
         prior,
         names=prior.names,
-        local_names=() if sub_model else LOCAL_NAMES,
+        local_names=() if globals_only else LOCAL_NAMES,
         n_sims=n_sims,
         num_samples=num_samples,
         seed=seed,
-        spec_flag=None if sub_model else CONTEXT_NAMES.index("has_spec"),
+        spec_flag=None if globals_only else CONTEXT_NAMES.index("has_spec"),
         progress=progress,
     )
     output = Path(output)

@@ -43,7 +43,8 @@ Main entry points
 :func:`train` (fresh simulations in each jitted step, or stored arrays; checkpoints, resume,
 early stopping, data parallel over local devices), :func:`sample_posterior` (joint draws in
 physical units), :func:`load_estimator`; the pieces: :class:`ConditionalFlow`,
-:class:`SetEmbedding`, :class:`HierarchicalNPE`; diagnostics on toys: :func:`c2st`,
+:class:`LinearThetaMixture` (cheap local posteriors for large surveys), :class:`SetEmbedding`,
+:class:`HierarchicalNPE`; diagnostics on toys: :func:`c2st`,
 :class:`LinearGaussianToy` (exact posterior known).
 """
 
@@ -61,6 +62,7 @@ from cigars.inference._contract import (
 )
 from cigars.inference._embedding import AttentionPool, SetEmbedding, masked_mean
 from cigars.inference._flows import ConditionalFlow, RQSCoupling
+from cigars.inference._mixture import LinearThetaMixture, MixtureParams
 from cigars.inference._nets import MLP, Statistic
 from cigars.inference._npe import HierarchicalNPE, fit_standardization
 from cigars.inference._posterior import sample_posterior
@@ -84,6 +86,8 @@ __all__ = [
     "EstimatorConfig",
     "HierarchicalNPE",
     "LinearGaussianToy",
+    "LinearThetaMixture",
+    "MixtureParams",
     "NPEConfig",
     "NumpyroPrior",
     "Prior",

@@ -23,6 +23,12 @@ class EstimatorConfig(Config):
             inputs (data and context), a linear path for per-object statistics whose sum over
             the set carries the information (e.g. likelihood-score features).
         flow_layers: coupling layers of the global flow.
+        local_posterior: ``flow`` (a spline flow conditioned on the object, the summary and the
+            globals: its networks run once per draw and object) or ``mixture`` (a Gaussian
+            mixture per object whose weights and means are linear in the globals:
+            :class:`~cigars.inference.LinearThetaMixture`, networks once per object, so joint
+            draws of large surveys are much cheaper).
+        mixture_components: components of the ``mixture`` local posterior.
         local_flow_layers: coupling layers of the per-object (local) flow.
         flow_hidden: conditioner MLP width of both flows.
         flow_depth: conditioner MLP hidden layers.
@@ -40,6 +46,8 @@ class EstimatorConfig(Config):
     num_heads: int = bounded(4, ge=1)
     pool_inputs: bool = False
     flow_layers: int = bounded(4, ge=1)
+    local_posterior: Literal["flow", "mixture"] = "flow"
+    mixture_components: int = bounded(8, ge=1)
     local_flow_layers: int = bounded(4, ge=1)
     flow_hidden: int = bounded(128, ge=1)
     flow_depth: int = bounded(2, ge=1)

@@ -38,6 +38,7 @@ from cigars.inference._configs import EstimatorConfig
 from cigars.inference._contract import Simulation
 from cigars.inference._embedding import SetEmbedding
 from cigars.inference._flows import ConditionalFlow
+from cigars.inference._mixture import LinearThetaMixture
 from cigars.inference._nets import Statistic
 
 __all__ = ["HierarchicalNPE", "fit_standardization"]
@@ -228,6 +229,7 @@ class HierarchicalNPE(nnx.Module):
         self.global_flow = ConditionalFlow(
             n_theta, c.summary_dim, num_layers=c.flow_layers, rngs=rngs, **flow_kw
         )
+        mixture = n_local > 0 and c.local_posterior == "mixture"
         self.local_flow = (
             ConditionalFlow(
                 n_local,
@@ -236,7 +238,20 @@ class HierarchicalNPE(nnx.Module):
                 rngs=rngs,
                 **flow_kw,
             )
-            if n_local
+            if n_local and not mixture
+            else None
+        )
+        self.local_mixture = (
+            LinearThetaMixture(
+                n_local,
+                c.embed_dim + c.summary_dim + n_ctx,
+                n_theta,
+                components=c.mixture_components,
+                hidden=c.flow_hidden,
+                depth=c.flow_depth,
+                rngs=rngs,
+            )
+            if mixture
             else None
         )
 
@@ -346,15 +361,22 @@ class HierarchicalNPE(nnx.Module):
         s, e = self.embedding(jnp.concatenate([d, c], -1), mask, count, pooled_scale)
         return s, e, c
 
-    def _local_context(self, e, z_theta, s, c):
-        """Local-flow context ``[e_i, z_theta, s, c_i]`` broadcast over the object axis."""
+    def _local_log_prob(self, z_local, e, z_theta, s, c):
+        """``log q_l(z_local | e_i, z_theta, s, c_i)`` in standardised units.
+
+        ``e``, ``c`` and ``z_local`` have an object axis (``(..., n, .)``); ``z_theta`` and ``s``
+        do not; leading axes broadcast.
+        """
+        if self.local_mixture is not None:
+            p = self.local_mixture.params((e, s[..., None, :], c))
+            return self.local_mixture.log_prob(z_local, p, z_theta[..., None, :])
         n = e.shape[-2]
         lead = jnp.broadcast_shapes(e.shape[:-2], z_theta.shape[:-1], s.shape[:-1], c.shape[:-2])
         e = jnp.broadcast_to(e, lead + e.shape[-2:])
         c = jnp.broadcast_to(c, lead + c.shape[-2:])
         zt = jnp.broadcast_to(z_theta[..., None, :], lead + (n, z_theta.shape[-1]))
         ss = jnp.broadcast_to(s[..., None, :], lead + (n, s.shape[-1]))
-        return jnp.concatenate([e, zt, ss, c], -1)
+        return self.local_flow.log_prob(z_local, jnp.concatenate([e, zt, ss, c], -1))
 
     def loss(self, sims: Simulation, key: Key, num_local: int, local_weight: float = 1.0):
         """Training loss on a batch of simulations (leading axis = batch).
@@ -371,7 +393,7 @@ class HierarchicalNPE(nnx.Module):
         s, e, c = self.embed(sims.data, sims.mask, sims.context)
         z_theta, _ = self.theta_to_z(sims.theta)
         global_nll = -jnp.mean(self.global_flow.log_prob(z_theta, s))
-        if self.local_flow is None:
+        if not self.n_local:
             return global_nll, {"global_nll": global_nll, "local_nll": jnp.zeros_like(global_nll)}
         k = min(int(num_local), sims.mask.shape[-1])
         mask = sims.mask
@@ -381,8 +403,7 @@ class HierarchicalNPE(nnx.Module):
         pick = lambda a: jnp.take_along_axis(a, idx[..., None], -2)  # noqa: E731
         z_local, _ = self.local_to_z(pick(sims.locals))
         z_local = jnp.where(valid[..., None], z_local, 0.0)
-        ctx = self._local_context(pick(e), z_theta, s, pick(c))
-        nll = -self.local_flow.log_prob(z_local, ctx)
+        nll = -self._local_log_prob(z_local, pick(e), z_theta, s, pick(c))
         nll = jnp.where(valid, nll, 0.0)
         n_valid = jnp.sum(valid, -1)
         per_survey = jnp.sum(nll, -1) / jnp.maximum(n_valid, 1)
@@ -418,7 +439,7 @@ class HierarchicalNPE(nnx.Module):
 
         Padded slots return 0 (so a sum over the object axis is the joint local term).
         """
-        if self.local_flow is None:
+        if not self.n_local:
             raise ValueError("log_prob_locals: this estimator has no local parameters")
         context = self.resolve_context(data, context)
         s, e, c = self.embed(data, mask, context)
@@ -426,7 +447,7 @@ class HierarchicalNPE(nnx.Module):
         z, ld = self.local_to_z(
             jnp.where(mask[..., None], local, self.z_to_local(jnp.zeros_like(local)))
         )
-        lp = self.local_flow.log_prob(z, self._local_context(e, z_theta, s, c)) + ld
+        lp = self._local_log_prob(z, e, z_theta, s, c) + ld
         return jnp.where(mask, lp, 0.0)
 
     def resolve_context(self, data, context):
@@ -471,7 +492,7 @@ class HierarchicalNPE(nnx.Module):
         s, e, c = self.embed(data, mask, context)
         z_theta = self.global_flow.sample(k_g, s, num_samples)
         theta = self.z_to_theta(z_theta)
-        if self.local_flow is None:
+        if not self.n_local:
             return theta, jnp.zeros((num_samples, data.shape[0], 0), theta.dtype)
 
         n_max = data.shape[0]
@@ -479,20 +500,26 @@ class HierarchicalNPE(nnx.Module):
         # Valid objects first (stable), so the first m slots hold every valid object.
         order = jnp.argsort(~mask, stable=True)[:m]
         e_act, c_act = e[order], c[order]
+        mixture = self.local_mixture
+        # The mixture's per-object coefficients, once for all draws.
+        coeffs = None if mixture is None else mixture.params((e_act, s[None, :], c_act))
+        width = self.n_local + (mixture is not None)  # the mixture also picks a component
 
         def one(args):
             zt, k = args
-            # The context [e_i, z_theta, s, c_i] in parts: the conditioners multiply the
-            # per-object parts once for all draws (ConditionalFlow with a tuple context).
-            ctx = (e_act, zt[None, :], s[None, :], c_act)
 
             # Each object's noise from its own key (the draw's key folded with the object's
             # slot): draws do not depend on ``n_active``, and no noise is drawn for the
             # n_max - m slots left out (at 16k SNe, n_max is four times the survey).
             def noise(i):
-                return jax.random.normal(jax.random.fold_in(k, i), (self.n_local,), e_act.dtype)
+                return jax.random.normal(jax.random.fold_in(k, i), (width,), e_act.dtype)
 
             z = jax.vmap(noise)(order)
+            if mixture is not None:
+                return self.z_to_local(mixture.sample_from_noise(z, coeffs, zt))
+            # The context [e_i, z_theta, s, c_i] in parts: the conditioners multiply the
+            # per-object parts once for all draws (ConditionalFlow with a tuple context).
+            ctx = (e_act, zt[None, :], s[None, :], c_act)
             return self.z_to_local(self.local_flow.from_base(z, ctx))
 
         keys = jax.random.split(k_l, num_samples)

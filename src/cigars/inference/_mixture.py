@@ -1,0 +1,172 @@
+"""Per-object Gaussian-mixture posterior whose dependence on the globals is linear.
+
+The alternative to a conditional flow for the local posteriors of large surveys
+(``estimator.local_posterior: mixture``). For object ``i`` with features ``h_i`` (its encoding,
+the set summary and its context) and standardised globals ``t``,
+
+    q(x | h_i, t) = sum_k w_k N(x; m_k + B t, L_k L_k^T),   w = softmax(a + A t),
+
+where ``m_k`` (K, D), ``B`` (D, T), ``L_k`` (lower triangular, positive diagonal), ``a`` (K) and
+``A`` (K, T) are outputs of one MLP of ``h_i`` (Bishop 1994, mixture density networks).
+
+Why: a joint posterior draw needs every object's latents given that draw's globals. A flow
+conditioned on ``t`` runs its networks once per (draw, object): 1,000 draws of a 16k-SN survey
+are 16 million network evaluations. Here the network runs once per object; a draw costs two
+small matrix-vector products and a 7 x 7 triangular one per object. The linear dependence on
+``t`` is local: the coefficients depend on the survey (through the summary), and a survey's
+globals vary over their posterior only, across which the objects' posteriors move smoothly.
+The mixture carries multimodality (e.g. photo-z degeneracies); the full covariances carry
+correlations between an object's latents.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from cigars._types import Array, Float
+from cigars.inference._nets import MLP
+
+__all__ = ["LinearThetaMixture", "MixtureParams"]
+
+_DIAG_OFFSET = math.log(math.e - 1.0)  # softplus(_DIAG_OFFSET) = 1: components start unit-wide
+_MIN_SCALE = 1e-3
+
+
+class MixtureParams(NamedTuple):
+    """Per-object mixture coefficients (leading axes = the objects' batch shape).
+
+    Attributes:
+        logits: ``a`` (..., K).
+        logit_slope: ``A`` (..., K, T).
+        means: ``m`` (..., K, D).
+        shift_slope: ``B`` (..., D, T).
+        scale_tril: ``L`` (..., K, D, D), lower triangular with a positive diagonal.
+    """
+
+    logits: Float[Array, "... K"]
+    logit_slope: Float[Array, "... K T"]
+    means: Float[Array, "... K D"]
+    shift_slope: Float[Array, "... D T"]
+    scale_tril: Float[Array, "... K D D"]
+
+    def at(self, t: Float[Array, "... T"]):
+        """Log weights (..., K) and means (..., K, D) at standardised globals ``t``.
+
+        ``t``'s leading axes broadcast against the objects' (e.g. ``(S, 1, T)`` for ``S`` draws
+        of ``n`` objects gives ``(S, n, K)``).
+        """
+        logits = self.logits + jnp.einsum("...kt,...t->...k", self.logit_slope, t)
+        shift = jnp.einsum("...dt,...t->...d", self.shift_slope, t)
+        return jax.nn.log_softmax(logits, -1), self.means + shift[..., None, :]
+
+
+class LinearThetaMixture(nnx.Module):
+    """``q(x | h, t)``: a K-component full-covariance Gaussian mixture on ``R^D``.
+
+    Args:
+        dim: dimension ``D`` of ``x`` (an object's standardised unconstrained latents).
+        context_dim: dimension of the per-object features ``h``.
+        theta_dim: dimension ``T`` of the standardised globals ``t``.
+        components: number of components ``K``.
+        hidden: MLP width.
+        depth: MLP hidden layers.
+        rngs: parameter initialisation keys.
+
+    The MLP's output layer starts at zero, so every component starts as ``N(c_k, I)`` with a
+    learned offset ``c_k`` drawn from ``N(0, 1)``: distinct starting means break the symmetry
+    between components.
+
+    Example:
+        >>> mix = LinearThetaMixture(2, 3, 4, components=3, hidden=8, depth=1, rngs=nnx.Rngs(0))
+        >>> p = mix.params(jnp.zeros((5, 3)))
+        >>> mix.log_prob(jnp.zeros((5, 2)), p, jnp.zeros(4)).shape
+        (5,)
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        context_dim: int,
+        theta_dim: int,
+        *,
+        components: int,
+        hidden: int,
+        depth: int,
+        rngs: nnx.Rngs,
+    ):
+        if dim < 1 or theta_dim < 0 or components < 1:
+            raise ValueError(
+                "LinearThetaMixture: need dim >= 1, theta_dim >= 0, components >= 1; got "
+                f"{dim}, {theta_dim}, {components}"
+            )
+        self.dim, self.theta_dim, self.components = dim, theta_dim, components
+        k, d, t = components, dim, theta_dim
+        self._sizes = (k, k * t, k * d, d * t, k * d * (d + 1) // 2)
+        self.net = MLP(
+            context_dim, sum(self._sizes), hidden=hidden, depth=depth, rngs=rngs, zero_last=True
+        )
+        self.mean_offset = nnx.Param(jax.random.normal(rngs.params(), (k, d)))
+
+    def params(self, h: Float[Array, "... c"] | tuple[Float[Array, "... c_k"], ...]):
+        """The mixture coefficients of objects with features ``h`` (or parts to concatenate)."""
+        raw = self.net.apply_parts(h) if isinstance(h, tuple) else self.net(h)
+        k, d, t = self.components, self.dim, self.theta_dim
+        lead = raw.shape[:-1]
+        splits = np.cumsum(self._sizes)[:-1].tolist()
+        logits, a, m, b, tril = jnp.split(raw, splits, axis=-1)
+        rows, cols = jnp.tril_indices(d)
+        scale = jnp.zeros(lead + (k, d, d), raw.dtype)
+        scale = scale.at[..., rows, cols].set(tril.reshape(lead + (k, -1)))
+        diag = jnp.diagonal(scale, axis1=-2, axis2=-1)
+        positive = jax.nn.softplus(diag + _DIAG_OFFSET) + _MIN_SCALE
+        scale = scale + jnp.vectorize(jnp.diag, signature="(d)->(d,d)")(positive - diag)
+        return MixtureParams(
+            logits=logits,
+            logit_slope=a.reshape(lead + (k, t)),
+            means=m.reshape(lead + (k, d)) + self.mean_offset[...],
+            shift_slope=b.reshape(lead + (d, t)),
+            scale_tril=scale,
+        )
+
+    def log_prob(
+        self, x: Float[Array, "... D"], p: MixtureParams, t: Float[Array, "... T"]
+    ) -> Float[Array, "..."]:
+        """``log q(x | h, t)`` for coefficients ``p = params(h)``; leading axes broadcast."""
+        log_w, means = p.at(t)
+        r = x[..., None, :] - means  # (..., K, D)
+        scale = p.scale_tril
+        # Forward substitution L y = r, unrolled over the (small) dimension.
+        y = []
+        for j in range(self.dim):
+            acc = r[..., j]
+            for m in range(j):
+                acc = acc - scale[..., j, m] * y[m]
+            y.append(acc / scale[..., j, j])
+        y = jnp.stack(y, -1)
+        log_det = jnp.sum(jnp.log(jnp.diagonal(scale, axis1=-2, axis2=-1)), -1)
+        log_n = -0.5 * jnp.sum(y**2, -1) - log_det - 0.5 * self.dim * math.log(2 * math.pi)
+        return jax.scipy.special.logsumexp(log_w + log_n, -1)
+
+    def sample_from_noise(
+        self, noise: Float[Array, "... D+1"], p: MixtureParams, t: Float[Array, "... T"]
+    ) -> Float[Array, "... D"]:
+        """Transform standard-normal ``noise`` (D + 1 per draw) into draws of ``q(x | h, t)``.
+
+        The last noise value picks the component (through its normal CDF against the
+        cumulative weights); the first ``D`` are the component's standard-normal variate.
+        """
+        log_w, means = p.at(t)
+        u = jax.scipy.special.ndtr(noise[..., -1])
+        cdf = jnp.cumsum(jnp.exp(log_w), -1)
+        idx = jnp.sum(cdf[..., :-1] < u[..., None], -1)
+        means = jnp.broadcast_to(means, idx.shape + means.shape[-2:])
+        mean = jnp.take_along_axis(means, idx[..., None, None], -2)[..., 0, :]
+        scale = jnp.broadcast_to(p.scale_tril, idx.shape + p.scale_tril.shape[-3:])
+        scale = jnp.take_along_axis(scale, idx[..., None, None, None], -3)[..., 0, :, :]
+        return mean + jnp.einsum("...ij,...j->...i", scale, noise[..., :-1])

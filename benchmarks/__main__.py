@@ -10,6 +10,9 @@ issue's targets) and ``benchmarks/results.json`` (every number). Sections, in or
 * ``training`` (``bench_training.py``): simulations and steps per second (toy and CIGaRS
   simulators), time to a target posterior quality on the toy.
 * ``sbi`` (optional ``bench_sbi.py``): sbi's NPE on the same toy, budget and target.
+* ``sbi_nuts`` (optional ``bench_sbi_nuts.py``, about 10 minutes): cigars and sbi trained on the
+  same stored surveys of the known-hosts sub-model, both judged against NUTS (the validation
+  issue's side by side); also writes ``SBI_NUTS_COMPARISON.md`` on full runs.
 * ``inference`` (``bench_inference.py``): 1,000 joint draws of all globals and per-SN latents.
 * ``nuts`` (optional ``bench_nuts.py``): NUTS on the spec-z sub-model of the 16k survey.
 
@@ -41,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ["device", "simulator", "training", "sbi", "inference", "nuts"]
+SECTIONS = ["device", "simulator", "training", "sbi", "sbi_nuts", "inference", "nuts"]
 TARGETS = {
     "simulator_vs_numpy": 10.0,
     "simulator_vs_floor": 5.0,
@@ -169,6 +172,11 @@ def _section(name, args, ctx, memory, results) -> dict[str, Any]:
         if "training" not in ctx:
             return {"skipped": "needs the training section (run without --only, or add it)"}
         return _optional("sbi", quick, ctx["training"]["time_to_target"])
+    if name == "sbi_nuts":
+        res = _optional("sbi_nuts", quick, {})
+        if "vs_nuts" in res:  # keep the summaries; the per-survey records are in the JSON file
+            res["vs_nuts"] = {k: v["summary"] for k, v in res["vs_nuts"].items()}
+        return res
     if name == "inference":
         from benchmarks import bench_inference as bi
 
@@ -266,6 +274,22 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "measured": None,
                 "pass": None,
                 "note": sbi.get("skipped") or sbi.get("error") or "not comparable",
+            }
+        )
+    duel = results.get("sbi_nuts", {})
+    if "cigars_train_s" in duel and "vs_nuts" in duel:
+        # bench_sbi_nuts.py: the same stored surveys for both, quality judged against NUTS.
+        c2st_c = duel["vs_nuts"]["cigars"]["joint_c2st_mean"]
+        c2st_s = duel["vs_nuts"]["sbi"]["joint_c2st_mean"]
+        ratio = duel["sbi_train_s"] / duel["cigars_train_s"]
+        out.append(
+            {
+                "check": "training wall time at an equal simulation budget, sbi / cigars",
+                "target": f">= {TARGETS['training_vs_sbi']:g}x, at least as accurate",
+                "measured": ratio,
+                "pass": ratio >= TARGETS["training_vs_sbi"] and c2st_c <= c2st_s,
+                "note": f"{duel['n_train']} known-hosts surveys; joint C2ST against NUTS: "
+                f"cigars {_fmt(c2st_c)}, sbi {_fmt(c2st_s)} (0.5 = exact)",
             }
         )
     inf = [r for r in _value(results, "inference", "sizes", default=[]) or []]
@@ -505,7 +529,11 @@ def markdown(results: dict[str, Any]) -> str:
                 "Exponents: " + ", ".join(f"{k} {_fmt(v)}" for k, v in tr["exponents"].items()),
             ]
 
-    for name, title in (("sbi", "sbi comparison"), ("nuts", "NUTS comparison")):
+    for name, title in (
+        ("sbi", "sbi comparison"),
+        ("sbi_nuts", "sbi against NUTS at an equal budget (details: SBI_NUTS_COMPARISON.md)"),
+        ("nuts", "NUTS comparison"),
+    ):
         res = results.get(name)
         if res is None:
             continue

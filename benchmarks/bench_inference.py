@@ -3,15 +3,16 @@
 A section of ``python -m benchmarks`` (:func:`run`), fed with the surveys simulated by the
 simulator section. The estimator has the shapes of the CIGaRS-I experiment
 (``configs/cigars-i-16k.yaml``: 13 globals, 7 latents per SN, 18 observed features and 2
-context values per SN) and its default architecture; its weights are freshly initialised
-(training changes the numbers, not the cost), its standardisation is fitted on a few
-simulated surveys. Each draw is ``theta ~ q(theta | X)`` followed by the 7 latents of every SN
-given ``theta`` (:func:`cigars.inference.sample_posterior`), so 1,000 draws of a 16k-SN
-survey are 1,000 x (13 + 7 x 16,000) numbers. Compile time (first call) is reported apart
-from the steady-state median. Draws are processed ``chunk_size`` at a time (256, the default,
-up to 6,250 SNe; fewer beyond, to bound memory: see :func:`chunk_for`). Survey sizes: the
-detected SNe of the simulated surveys, and a random subset of the 16k survey's for the
-intermediate size (5,000; ``--quick`` stops there).
+context values per SN) and its architecture (``inference.estimator``, whose per-SN posterior is
+the globals-linear Gaussian mixture: see :class:`cigars.inference.LinearThetaMixture`); its
+weights are freshly initialised (training changes the numbers, not the cost), its
+standardisation is fitted on a few simulated surveys. Each draw is ``theta ~ q(theta | X)``
+followed by the 7 latents of every SN given ``theta`` (:func:`cigars.inference.sample_posterior`),
+so 1,000 draws of a 16k-SN survey are 1,000 x (13 + 7 x 16,000) numbers. Compile time (first
+call) is reported apart from the steady-state median. Draws are processed ``chunk_size`` at a
+time (256, the default, up to 6,250 SNe; fewer beyond, to bound memory: see
+:func:`chunk_for`). Survey sizes: the detected SNe of the simulated surveys, and a random
+subset of the 16k survey's for the intermediate size (5,000; ``--quick`` stops there).
 """
 
 from __future__ import annotations
@@ -180,7 +181,8 @@ def run(
     n = [r["n_sn"] for r in rows]
     return {
         "estimator": {k: int(v) for k, v in shapes.items()},
-        "architecture": "cigars-i-16k inference.estimator (defaults), random initialisation",
+        "architecture": "cigars-i-16k inference.estimator (local posterior: "
+        f"{model.config.local_posterior}), random initialisation",
         "sizes": rows,
         "exponents": {
             "time_vs_n_sn": power_law(n, [r["seconds"] for r in rows]),

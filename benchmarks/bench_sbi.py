@@ -227,6 +227,26 @@ def calibration(draws, truth, names) -> dict:
     }
 
 
+def quickstart_bank(work: Path) -> Path:
+    """``$CIGARS_BENCH_BANK``, or the quick-start bank built once into ``work`` (seconds)."""
+    if "CIGARS_BENCH_BANK" in os.environ:
+        return Path(os.environ["CIGARS_BENCH_BANK"])
+    from cigars.config import load_experiment
+    from cigars.hosts import build_bank
+
+    path = work / "quickstart-bank.h5"
+    if not path.exists():
+        exp = load_experiment(HERE.parent / "configs" / "quickstart.yaml")
+        build_bank(
+            path,
+            hosts_config=exp.hosts,
+            sps_config=exp.sps,
+            bands_config=exp.bands,
+            bank_config=exp.bank,
+        )
+    return path
+
+
 def _simulations(exp, bank, path: Path, n: int, seed: int):
     from cigars.experiment import simulate_training_set
     from cigars.io._simulations import read_simulations
@@ -263,9 +283,9 @@ def run(
     if quick:
         n_train, n_test, cigars_steps, sbi_epochs, num_samples, n_c2st = 400, 30, 150, 5, 200, 2
     torch.set_num_threads(os.cpu_count() or 1)
-    bank = Path(os.environ.get("CIGARS_BENCH_BANK", "/work/runs/qs-bank.h5"))
     work = Path(os.environ.get("CIGARS_BENCH_DIR", "/tmp/cigars-bench-sbi"))
     work.mkdir(parents=True, exist_ok=True)
+    bank = quickstart_bank(work)
     exp = load_experiment(CONFIG)
     training = dataclasses.replace(exp.inference.training, steps=cigars_steps)
     npe_config = dataclasses.replace(exp.inference, training=training)

@@ -73,9 +73,9 @@ def run(
         n_train, n_test, sbi_epochs, n_nuts = 400, 16, 3, 1
         training = dataclasses.replace(training, steps=150, warmup_steps=20, val_every=50)
     torch.set_num_threads(os.cpu_count() or 1)
-    bank = Path(os.environ.get("CIGARS_BENCH_BANK", "/work/runs/qs-bank.h5"))
     work = Path(os.environ.get("CIGARS_BENCH_DIR", "/tmp/cigars-bench-sbi"))
     work.mkdir(parents=True, exist_ok=True)
+    bank = bench_sbi.quickstart_bank(work)
     npe_config = dataclasses.replace(exp.inference, training=training)
     sampler = exp.likelihood.sampler
     num_samples = sampler.num_samples

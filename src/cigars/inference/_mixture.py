@@ -55,15 +55,28 @@ class MixtureParams(NamedTuple):
     shift_slope: Float[Array, "... D T"]
     scale_tril: Float[Array, "... K D D"]
 
-    def at(self, t: Float[Array, "... T"]):
-        """Log weights (..., K) and means (..., K, D) at standardised globals ``t``.
+    def log_weights(self, t: Float[Array, "... T"]) -> Float[Array, "... K"]:
+        """Log component weights ``log softmax(a + A t)`` at standardised globals ``t``.
 
         ``t``'s leading axes broadcast against the objects' (e.g. ``(S, 1, T)`` for ``S`` draws
         of ``n`` objects gives ``(S, n, K)``).
         """
-        logits = self.logits + jnp.einsum("...kt,...t->...k", self.logit_slope, t)
-        shift = jnp.einsum("...dt,...t->...d", self.shift_slope, t)
-        return jax.nn.log_softmax(logits, -1), self.means + shift[..., None, :]
+        return jax.nn.log_softmax(self.logits + _linear(self.logit_slope, t), -1)
+
+    def shift(self, t: Float[Array, "... T"]) -> Float[Array, "... D"]:
+        """The shift ``B t`` common to every component's mean."""
+        return _linear(self.shift_slope, t)
+
+
+def _linear(slope: Float[Array, "... r T"], t: Float[Array, "... T"]) -> Float[Array, "... r"]:
+    """``slope @ t`` over broadcast leading axes.
+
+    When ``t`` is a vector this is one matrix product (batched over posterior draws by vmap, one
+    matrix-matrix product) instead of an einsum batched over the objects.
+    """
+    if t.ndim == 1:
+        return (slope.reshape(-1, t.shape[-1]) @ t).reshape(slope.shape[:-1])
+    return jnp.einsum("...rt,...t->...r", slope, t)
 
 
 class LinearThetaMixture(nnx.Module):
@@ -138,8 +151,8 @@ class LinearThetaMixture(nnx.Module):
         self, x: Float[Array, "... D"], p: MixtureParams, t: Float[Array, "... T"]
     ) -> Float[Array, "..."]:
         """``log q(x | h, t)`` for coefficients ``p = params(h)``; leading axes broadcast."""
-        log_w, means = p.at(t)
-        r = x[..., None, :] - means  # (..., K, D)
+        log_w = p.log_weights(t)
+        r = (x - p.shift(t))[..., None, :] - p.means  # (..., K, D)
         scale = p.scale_tril
         # Forward substitution L y = r, unrolled over the (small) dimension.
         y = []
@@ -161,12 +174,18 @@ class LinearThetaMixture(nnx.Module):
         The last noise value picks the component (through its normal CDF against the
         cumulative weights); the first ``D`` are the component's standard-normal variate.
         """
-        log_w, means = p.at(t)
         u = jax.scipy.special.ndtr(noise[..., -1])
-        cdf = jnp.cumsum(jnp.exp(log_w), -1)
+        cdf = jnp.cumsum(jnp.exp(p.log_weights(t)), -1)
         idx = jnp.sum(cdf[..., :-1] < u[..., None], -1)
-        means = jnp.broadcast_to(means, idx.shape + means.shape[-2:])
-        mean = jnp.take_along_axis(means, idx[..., None, None], -2)[..., 0, :]
-        scale = jnp.broadcast_to(p.scale_tril, idx.shape + p.scale_tril.shape[-3:])
-        scale = jnp.take_along_axis(scale, idx[..., None, None, None], -3)[..., 0, :, :]
-        return mean + jnp.einsum("...ij,...j->...i", scale, noise[..., :-1])
+        # One gather of the picked component's mean and packed Cholesky factor (D + D(D+1)/2
+        # numbers) rather than two, of D and D^2 numbers.
+        d = self.dim
+        rows, cols = np.tril_indices(d)
+        table = jnp.concatenate([p.means, p.scale_tril[..., rows, cols]], -1)
+        table = jnp.broadcast_to(table, idx.shape + table.shape[-2:])
+        picked = jnp.take_along_axis(table, idx[..., None, None], -2)[..., 0, :]
+        z = noise[..., :-1]
+        out = [picked[..., j] for j in range(d)]
+        for n, (j, m) in enumerate(zip(rows, cols, strict=True)):
+            out[j] = out[j] + picked[..., d + n] * z[..., m]
+        return jnp.stack(out, -1) + p.shift(t)

@@ -8,7 +8,10 @@ the estimator factorises the joint posterior as
 where ``s`` is a permutation-invariant set summary and ``e_i`` the object's own encoding
 (:class:`~cigars.inference.SetEmbedding`). This is exact for hierarchical models whose objects
 are conditionally independent given the globals. Both factors are conditional spline flows
-(:class:`~cigars.inference.ConditionalFlow`) acting on standardised unconstrained variables
+(:class:`~cigars.inference.ConditionalFlow`), or, for the local factor with
+``local_posterior: mixture``, a Gaussian mixture per object whose weights and means are linear
+in the globals (:class:`~cigars.inference.LinearThetaMixture`: its network runs once per object,
+not once per draw and object), acting on standardised unconstrained variables
 
     z = (u - m) / sd,   u = T^{-1}(theta)
 

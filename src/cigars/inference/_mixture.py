@@ -69,13 +69,7 @@ class MixtureParams(NamedTuple):
 
 
 def _linear(slope: Float[Array, "... r T"], t: Float[Array, "... T"]) -> Float[Array, "... r"]:
-    """``slope @ t`` over broadcast leading axes.
-
-    When ``t`` is a vector this is one matrix product (batched over posterior draws by vmap, one
-    matrix-matrix product) instead of an einsum batched over the objects.
-    """
-    if t.ndim == 1:
-        return (slope.reshape(-1, t.shape[-1]) @ t).reshape(slope.shape[:-1])
+    """``slope @ t`` over broadcast leading axes."""
     return jnp.einsum("...rt,...t->...r", slope, t)
 
 
@@ -177,15 +171,9 @@ class LinearThetaMixture(nnx.Module):
         u = jax.scipy.special.ndtr(noise[..., -1])
         cdf = jnp.cumsum(jnp.exp(p.log_weights(t)), -1)
         idx = jnp.sum(cdf[..., :-1] < u[..., None], -1)
-        # One gather of the picked component's mean and packed Cholesky factor (D + D(D+1)/2
-        # numbers) rather than two, of D and D^2 numbers.
-        d = self.dim
-        rows, cols = np.tril_indices(d)
-        table = jnp.concatenate([p.means, p.scale_tril[..., rows, cols]], -1)
-        table = jnp.broadcast_to(table, idx.shape + table.shape[-2:])
-        picked = jnp.take_along_axis(table, idx[..., None, None], -2)[..., 0, :]
-        z = noise[..., :-1]
-        out = [picked[..., j] for j in range(d)]
-        for n, (j, m) in enumerate(zip(rows, cols, strict=True)):
-            out[j] = out[j] + picked[..., d + n] * z[..., m]
-        return jnp.stack(out, -1) + p.shift(t)
+        means = p.means + p.shift(t)[..., None, :]
+        means = jnp.broadcast_to(means, idx.shape + means.shape[-2:])
+        mean = jnp.take_along_axis(means, idx[..., None, None], -2)[..., 0, :]
+        scale = jnp.broadcast_to(p.scale_tril, idx.shape + p.scale_tril.shape[-3:])
+        scale = jnp.take_along_axis(scale, idx[..., None, None, None], -3)[..., 0, :, :]
+        return mean + jnp.einsum("...ij,...j->...i", scale, noise[..., :-1])

@@ -127,12 +127,11 @@ class LinearThetaMixture(nnx.Module):
         lead = raw.shape[:-1]
         splits = np.cumsum(self._sizes)[:-1].tolist()
         logits, a, m, b, tril = jnp.split(raw, splits, axis=-1)
-        rows, cols = jnp.tril_indices(d)
-        scale = jnp.zeros(lead + (k, d, d), raw.dtype)
-        scale = scale.at[..., rows, cols].set(tril.reshape(lead + (k, -1)))
-        diag = jnp.diagonal(scale, axis1=-2, axis2=-1)
-        positive = jax.nn.softplus(diag + _DIAG_OFFSET) + _MIN_SCALE
-        scale = scale + jnp.vectorize(jnp.diag, signature="(d)->(d,d)")(positive - diag)
+        rows, cols = np.tril_indices(d)
+        tril = tril.reshape(lead + (k, -1))
+        # The diagonal entries made positive; the others as they are.
+        tril = jnp.where(rows == cols, jax.nn.softplus(tril + _DIAG_OFFSET) + _MIN_SCALE, tril)
+        scale = jnp.zeros(lead + (k, d, d), raw.dtype).at[..., rows, cols].set(tril)
         return MixtureParams(
             logits=logits,
             logit_slope=a.reshape(lead + (k, t)),

@@ -232,18 +232,11 @@ def quickstart_bank(work: Path) -> Path:
     if "CIGARS_BENCH_BANK" in os.environ:
         return Path(os.environ["CIGARS_BENCH_BANK"])
     from cigars.config import load_experiment
-    from cigars.hosts import build_bank
+    from cigars.experiment import build_experiment_bank
 
     path = work / "quickstart-bank.h5"
     if not path.exists():
-        exp = load_experiment(HERE.parent / "configs" / "quickstart.yaml")
-        build_bank(
-            path,
-            hosts_config=exp.hosts,
-            sps_config=exp.sps,
-            bands_config=exp.bands,
-            bank_config=exp.bank,
-        )
+        build_experiment_bank(load_experiment(HERE.parent / "configs" / "quickstart.yaml"), path)
     return path
 
 

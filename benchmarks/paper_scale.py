@@ -111,8 +111,13 @@ def run(args) -> dict:
     import dataclasses
 
     from cigars.config import load_experiment
-    from cigars.experiment import catalogue_arrays, experiment_truth, npe_problem
-    from cigars.hosts import build_bank, load_bank
+    from cigars.experiment import (
+        build_experiment_bank,
+        catalogue_arrays,
+        experiment_truth,
+        npe_problem,
+    )
+    from cigars.hosts import load_bank
     from cigars.inference import sample_posterior, simulate_batch, train
     from cigars.io import read_reference_mock
 
@@ -131,21 +136,12 @@ def run(args) -> dict:
     # 1. bank -------------------------------------------------------------------------------
     bank_path = Path(args.bank) if args.bank else out / "bank.h5"
     if not bank_path.exists():
-        bank_cfg = (
-            exp.bank if args.n_galaxies is None else exp.bank.replace(n_galaxies=args.n_galaxies)
-        )
+        n_galaxies = exp.bank.n_galaxies if args.n_galaxies is None else args.n_galaxies
         t0 = time.perf_counter()
-        build_bank(
-            bank_path,
-            hosts_config=exp.hosts,
-            sps_config=exp.sps,
-            bands_config=exp.bands,
-            bank_config=bank_cfg,
-            progress=False,
-        )
+        build_experiment_bank(exp, bank_path, n_galaxies=n_galaxies, progress=False)
         report["bank_seconds"] = time.perf_counter() - t0
-        report["bank_galaxies"] = bank_cfg.n_galaxies
-        _log(f"bank: {bank_cfg.n_galaxies} galaxies in {report['bank_seconds']:.1f} s")
+        report["bank_galaxies"] = n_galaxies
+        _log(f"bank: {n_galaxies} galaxies in {report['bank_seconds']:.1f} s")
         _write(report_path, report)
     bank = load_bank(bank_path)
     simulate_one, prior, local_bounds = npe_problem(exp, bank)

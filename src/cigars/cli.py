@@ -28,22 +28,20 @@ def _cmd_config_check(args) -> int:
 
 def _cmd_bank(args) -> int:
     from cigars.config import load_experiment, to_dict
-    from cigars.hosts import build_bank
+    from cigars.experiment import build_experiment_bank
     from cigars.io import provenance
 
     exp = load_experiment(args.config)
-    bank_cfg = exp.bank if args.n is None else exp.bank.replace(n_galaxies=args.n)
-    path = build_bank(
+    n_galaxies = exp.bank.n_galaxies if args.n is None else args.n
+    path = build_experiment_bank(
+        exp,
         args.output,
-        hosts_config=exp.hosts,
-        sps_config=exp.sps,
-        bands_config=exp.bands,
-        bank_config=bank_cfg,
+        n_galaxies=n_galaxies,
         metadata={"provenance": provenance(), "experiment": to_dict(exp)},
         overwrite=args.overwrite,
         progress=not args.quiet,
     )
-    print(f"bank written: {path} ({bank_cfg.n_galaxies} galaxies, {len(exp.bands.filters)} bands)")
+    print(f"bank written: {path} ({n_galaxies} galaxies, {len(exp.bands.filters)} bands)")
     return 0
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from cigars.config import Experiment, to_dict
 
 __all__ = [
+    "build_experiment_bank",
     "experiment_truth",
     "simulate_mock",
     "simulate_training_set",
@@ -35,6 +36,27 @@ def experiment_truth(exp: Experiment, overrides: Mapping[str, float] | None = No
         base["Ode0"] = float(cosmo.Ode0)
     theta = Theta.from_mapping({**base, **exp.truth.values})
     return Theta.from_mapping(dict(overrides or {}), base=theta)
+
+
+def build_experiment_bank(
+    exp: Experiment, path: str | Path, *, n_galaxies: int | None = None, **kwargs
+) -> Path:
+    """The experiment's galaxy bank, written to ``path``.
+
+    :func:`cigars.hosts.build_bank` with the experiment's host, SPS, band and bank sections;
+    ``n_galaxies`` overrides the bank's size and ``kwargs`` go to build_bank.
+    """
+    from cigars.hosts import build_bank
+
+    bank_config = exp.bank if n_galaxies is None else exp.bank.replace(n_galaxies=n_galaxies)
+    return build_bank(
+        path,
+        hosts_config=exp.hosts,
+        sps_config=exp.sps,
+        bands_config=exp.bands,
+        bank_config=bank_config,
+        **kwargs,
+    )
 
 
 def simulator_for(exp: Experiment, bank):

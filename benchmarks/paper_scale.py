@@ -198,7 +198,13 @@ def run(args) -> dict:
     train_cfg = exp.inference.replace(training=tcfg)
     t0 = time.perf_counter()
     result = train(
-        train_cfg, simulate_one, prior, out / "run", local_bounds=local_bounds, progress=False
+        train_cfg,
+        simulate_one,
+        prior,
+        out / "run",
+        local_bounds=local_bounds,
+        init_from=args.init_from,
+        progress=False,
     )
     train_s = time.perf_counter() - t0
     report["training"] = {
@@ -207,6 +213,7 @@ def run(args) -> dict:
         "simulations": result.step * args.batch_size,
         "seconds": train_s,
         "best_val_loss": result.best_val_loss,
+        "init_from": args.init_from,
         "training_config": dataclasses.asdict(tcfg),
     }
     _log(f"training: {result.step} steps in {train_s:.0f} s, best val {result.best_val_loss:.3f}")
@@ -295,6 +302,7 @@ def main(argv=None) -> int:
     parser.add_argument("--bank", help="existing bank (default: build OUT/bank.h5)")
     parser.add_argument("--n-galaxies", type=int, help="bank size (default: the config's)")
     parser.add_argument("--train-seconds", type=float, default=240.0)
+    parser.add_argument("--init-from", help="run folder to fine-tune from (same architecture)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--probe-steps", type=int, default=20)
     parser.add_argument("--min-steps", type=int, default=200)

@@ -118,6 +118,11 @@ def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch, tiny_e
         assert (run / name).is_file()
     # An existing run is never silently retrained (resuming needs --resume).
     assert main(["train", str(config), "--bank", str(bank), "-o", str(run), "--quiet"]) == 2
+    # Fine-tuning from the run: a fresh schedule that starts at its parameters, recorded.
+    tuned = tmp_path / "tuned"
+    argv = ["train", str(config), "--bank", str(bank), "-o", str(tuned), "--init-from", str(run)]
+    assert main([*argv, "--steps", "4", "--quiet"]) == 0
+    assert yaml.safe_load((tuned / "experiment.yaml").read_text())["init_from"] == str(run)
     capsys.readouterr()
     post = tmp_path / "post.nc"
     assert main(["infer", str(run), str(mock), "-o", str(post), "--num-samples", "20"]) == 0

@@ -128,6 +128,7 @@ def _cmd_train(args) -> int:
         simulations=args.simulations,
         data=args.data,
         columns=args.columns,
+        init_from=args.init_from,
     )
     print(
         f"training done: {result.step} steps, best validation loss {result.best_val_loss:.4f}"
@@ -378,6 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--steps", type=int, default=None, help="override inference.training.steps")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="RUN",
+        help="start from the best parameters of another run of the same architecture "
+        "(fine-tuning: fresh optimiser and schedule)",
+    )
     p.add_argument(
         "--simulations",
         default=None,

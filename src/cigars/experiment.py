@@ -310,6 +310,7 @@ def train_experiment(
     simulations: str | Path | None = None,
     data: str | Path | None = None,
     columns=None,
+    init_from: str | Path | None = None,
 ):
     """Train the experiment's neural posterior with simulations drawn inside each jitted step.
 
@@ -323,6 +324,9 @@ def train_experiment(
     sample ``data`` (read through the column map ``columns``), not the simulator over a bank
     (:func:`cigars.likelihood.standardised_problem`); the file's path, SHA-256 and design
     (``design.npz``) are recorded instead of a bank.
+
+    With ``init_from`` (another run of the same architecture and problem shapes) training
+    starts from that run's best parameters and statistics, with a fresh optimiser and schedule.
 
     Raises:
         ValueError: if the stored simulations come from a different experiment, or for a
@@ -360,6 +364,8 @@ def train_experiment(
                 "(compare `cigars config show` with the file's config attribute)"
             )
     record["experiment"] = to_dict(exp)
+    if init_from is not None:
+        record["init_from"] = str(Path(init_from).resolve())
     run_file = run_dir / RUN_FILE
     if resume and run_file.exists():
         old = yaml.safe_load(run_file.read_text())
@@ -378,6 +384,7 @@ def train_experiment(
         local_bounds=local_bounds,
         dataset=dataset,
         resume=resume,
+        init_from=init_from,
         progress=progress,
     )
 

@@ -105,6 +105,52 @@ def test_resume_reproduces_uninterrupted_run(tmp_path):
     assert resumed.best_val_loss == straight.best_val_loss
 
 
+def test_init_from_starts_at_the_source_runs_best_parameters(tmp_path):
+    from flax import nnx
+
+    from cigars.inference._nets import Statistic
+    from cigars.io import read_checkpoint_metadata
+
+    src = train(_config(steps=10), TOY.simulate, TOY.prior, tmp_path / "src", progress=False)
+    other_seed = _config(steps=10).replace(seed=11)
+    # No steps: the run is exactly its starting point, parameters and statistics included.
+    start = train(
+        other_seed,
+        TOY.simulate,
+        TOY.prior,
+        tmp_path / "start",
+        init_from=tmp_path / "src",
+        until_step=0,
+        progress=False,
+    )
+    for a, b in zip(_params(src), _params(start), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(
+        jax.tree.leaves(nnx.state(src.estimator, Statistic)),
+        jax.tree.leaves(nnx.state(start.estimator, Statistic)),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    fresh = train(other_seed, TOY.simulate, TOY.prior, tmp_path / "fresh", until_step=0,
+                  progress=False)  # fmt: skip
+    assert not np.array_equal(_params(fresh)[0], _params(src)[0])
+    # Fine-tuning moves on from there and records where it started.
+    tuned = train(
+        other_seed, TOY.simulate, TOY.prior, tmp_path / "tuned", init_from=tmp_path / "src",
+        progress=False,
+    )  # fmt: skip
+    assert tuned.step == 10 and np.isfinite(tuned.best_val_loss)
+    meta = read_checkpoint_metadata(tmp_path / "tuned" / "checkpoint.msgpack")
+    assert meta["init_from"] == str(tmp_path / "src")
+    wider = NPEConfig(seed=3, estimator=TINY.replace(hidden=32), training=other_seed.training)
+    with pytest.raises(ValueError, match=r"another architecture: estimator\.hidden"):
+        train(wider, TOY.simulate, TOY.prior, tmp_path / "w", init_from=tmp_path / "src",
+              progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="no checkpoint"):
+        train(other_seed, TOY.simulate, TOY.prior, tmp_path / "n", init_from=tmp_path / "nope",
+              progress=False)  # fmt: skip
+
+
 def test_stored_arrays_and_early_stopping(tmp_path):
     data = jax.jit(lambda k: simulate_batch(TOY.simulate, TOY.prior, k, 64))(jax.random.key(5))
     res = train(

@@ -380,6 +380,7 @@ def train(
     val_dataset: Simulation | None = None,
     resume: bool = False,
     until_step: int | None = None,
+    init_from: str | Path | None = None,
     progress: bool = True,
     devices: list[Any] | None = None,
 ) -> TrainResult:
@@ -403,6 +404,10 @@ def train(
         val_dataset: stored validation simulations (with ``dataset``).
         resume: continue from ``run_dir/checkpoint.msgpack`` (same config required).
         until_step: stop (with a checkpoint) after this many total steps, e.g. to split a run.
+        init_from: a run folder or checkpoint whose best parameters and standardisation
+            statistics start this run (fine-tuning with a fresh optimiser and schedule); its
+            estimator architecture, data shapes and bounds must equal this run's. Ignored when
+            resuming from an existing checkpoint, which already holds the parameters.
         progress: show a tqdm progress bar with the loss and simulations per second.
         devices: devices to shard the batch over (default: all local devices).
 
@@ -411,8 +416,9 @@ def train(
 
     Raises:
         ValueError: for an inconsistent simulator/prior, a batch size not divisible by the
-            number of devices, an existing checkpoint without ``resume``, or a config that does
-            not match the checkpoint being resumed.
+            number of devices, an existing checkpoint without ``resume``, a config that does
+            not match the checkpoint being resumed, or an ``init_from`` run of another
+            architecture or problem.
     """
     cfg = config.training
     run_dir = Path(run_dir)
@@ -474,12 +480,19 @@ def train(
         source = jax.device_put(jax.tree.map(jnp.asarray, dataset), replicated)
 
     theta_bounds = (np.asarray(prior.lower, float), np.asarray(prior.upper, float))
-    model, graphdef, _, state = _fresh(config, shapes, theta_bounds, local_bounds, k_init)
-    model.set_statistics(fit_standardization(pilot, model.theta_transform, model.local_transform))
-    state = state.replace(stats=nnx.state(model, Statistic))
+    model, graphdef, tx, state = _fresh(config, shapes, theta_bounds, local_bounds, k_init)
+    meta = _meta(config, shapes, model)
+    if init_from is not None and not (resume and ckpt_path.exists()):
+        params, stats = _initial_state(init_from, config, meta)
+        meta["init_from"] = str(init_from)
+        state = state.replace(params=params, stats=stats, opt_state=tx.init(params))
+    else:
+        model.set_statistics(
+            fit_standardization(pilot, model.theta_transform, model.local_transform)
+        )
+        state = state.replace(stats=nnx.state(model, Statistic))
     best = {"params": _copy(state.params), "val": np.inf, "bad": 0}
     stopped = False
-    meta = _meta(config, shapes, model)
 
     history: list[dict[str, Any]] = []
     start = 0
@@ -488,6 +501,8 @@ def train(
         for name in ("shapes", "theta_bounds", "local_bounds"):
             if old.get(name) != meta[name]:
                 raise ValueError(f"resume: {name} {meta[name]} differ from {old.get(name)}")
+        if "init_from" in old:
+            meta["init_from"] = old["init_from"]
         restored, _ = load_checkpoint(ckpt_path, _checkpoint_tree(state, k_train, best, stopped))
         state, k_train = restored["state"], restored["key"]
         best = {
@@ -572,6 +587,29 @@ def train(
         stopped_early=stopped,
         run_dir=run_dir,
     )
+
+
+def _initial_state(source: str | Path, config: NPEConfig, meta: dict[str, Any]):
+    """Best parameters and statistics of the run ``source``, checked against this run's."""
+    path = Path(source)
+    path = path / CHECKPOINT_NAME if path.is_dir() else path
+    if not path.is_file():
+        raise ValueError(f"init_from: no checkpoint at {path}")
+    old = read_checkpoint_metadata(path)
+    if old.get("kind") != "hierarchical_npe":
+        raise ValueError(f"init_from: {path} is not a hierarchical NPE checkpoint")
+    old_arch = old.get("config", {}).get("estimator", {})
+    if old_arch != to_dict(config.estimator):
+        diff = _config_diff(old_arch, to_dict(config.estimator), "estimator.")
+        raise ValueError(f"init_from: {path} has another architecture: {diff}")
+    for name in ("shapes", "theta_bounds", "local_bounds"):
+        if old.get(name) != meta[name]:
+            raise ValueError(
+                f"init_from: {path} was trained on another problem: {name} "
+                f"{old.get(name)} there, {meta[name]} here"
+            )
+    source_model = load_estimator(path)
+    return nnx.state(source_model, nnx.Param), nnx.state(source_model, Statistic)
 
 
 def _first(sim: Simulation) -> Simulation:

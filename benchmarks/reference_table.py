@@ -35,6 +35,25 @@ def _mock(path: Path) -> dict:
     return report
 
 
+def prior_sd(report: dict) -> dict[str, float]:
+    """Prior standard deviation of each global of the report's experiment (empty without one).
+
+    Beside a posterior sd it says how much the data narrowed the prior: a sd near the prior's
+    means the network learned little about that parameter, so "within 2 sd of the truth" says
+    little there.
+    """
+    if "config" not in report:
+        return {}
+    import numpy as np
+
+    from cigars.config import load_experiment
+    from cigars.experiment import experiment_truth
+
+    exp = load_experiment(report["config"])
+    prior = exp.prior.build(experiment_truth(exp))
+    return {n: float(np.sqrt(prior.distribution(n).variance)) for n in prior.names}
+
+
 def table(reports: dict[str, dict]) -> str:
     """Markdown: globals side by side, then photo-z, for each labelled run."""
     lines = []
@@ -42,19 +61,21 @@ def table(reports: dict[str, dict]) -> str:
         mock = report["reference_mock"]
         train = report["training"]
         ref = REFERENCE_POSTERIOR.get(label, {})
+        prior = prior_sd(report)
         lines += [
             f"**{label} mock** ({mock['n_sn']:,} SNe; {train['steps']:,} steps × "
             f"{train['batch_size']} surveys in {train['seconds']:.0f} s on {report['device']}; "
             f"{mock['draws']} joint draws in {mock['seconds_steady']:.2f} s)",
             "",
-            "| param | cigars | (mean − truth) / sd | reference | truth |",
-            "|---|---|---|---|---|",
+            "| param | cigars | (mean − truth) / sd | sd / prior sd | reference | truth |",
+            "|---|---|---|---|---|---|",
         ]
         for name, row in mock["globals"].items():
             r = ref.get(name)
             ref_text = _pm(*r) if r else "—"
+            shrink = f"{row['sd'] / prior[name]:.2f}" if name in prior else "—"
             lines.append(
-                f"| {name} | {_pm(row['mean'], row['sd'])} | {row['z']:+.2f} | "
+                f"| {name} | {_pm(row['mean'], row['sd'])} | {row['z']:+.2f} | {shrink} | "
                 f"{ref_text} | {row['truth']:.4g} |"
             )
         pz, rpz = mock["photoz"], REFERENCE_PHOTOZ.get(label, {})

@@ -17,6 +17,7 @@ def reftable(monkeypatch):
 
 def _report(tmp_path, **mock):
     report = {
+        "config": "configs/cigars-i-1.6k.yaml",
         "device": "cpu",
         "training": {"steps": 1200, "batch_size": 8, "seconds": 600.0},
         "reference_mock": {
@@ -43,14 +44,16 @@ def _report(tmp_path, **mock):
     return path
 
 
-def test_table_rows_and_figure(tmp_path, reftable):
+def test_table_rows_and_figure(tmp_path, reftable, monkeypatch):
+    monkeypatch.chdir(ROOT)
     out, png = tmp_path / "t.md", tmp_path / "t.png"
     path = _report(tmp_path)
     assert reftable.main([str(path), "--label", "1.6k", "-o", str(out), "--figure", str(png)]) == 0
     text = out.read_text()
-    # Ours, its distance from the truth, the reference's released posterior (MODEL.md), truth.
-    assert "| Om0 | 0.360 ± 0.040 | +1.50 | 0.27 ± 0.10 | 0.3 |" in text
-    assert "| alpha | -0.1300 ± 0.0050 | +2.00 | -0.1446 ± 0.0062 | -0.14 |" in text
+    # Ours, its distance from the truth, its sd over the prior's (uniform: 1/sqrt(12) of the
+    # range), the reference's released posterior (MODEL.md), the truth.
+    assert "| Om0 | 0.360 ± 0.040 | +1.50 | 0.14 | 0.27 ± 0.10 | 0.3 |" in text
+    assert "| alpha | -0.1300 ± 0.0050 | +2.00 | 0.02 | -0.1446 ± 0.0062 | -0.14 |" in text
     assert "| median \\|Δz\\| | 0.0120 | 0.0094 |" in text
     assert "1,578 SNe; 1,200 steps × 8 surveys" in text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

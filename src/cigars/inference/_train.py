@@ -498,9 +498,7 @@ def train(
     start = 0
     if resume and ckpt_path.exists():
         old = read_checkpoint_metadata(ckpt_path)
-        for name in ("shapes", "theta_bounds", "local_bounds"):
-            if old.get(name) != meta[name]:
-                raise ValueError(f"resume: {name} {meta[name]} differ from {old.get(name)}")
+        _check_same_problem(old, meta, f"resume: {ckpt_path}")
         if "init_from" in old:
             meta["init_from"] = old["init_from"]
         restored, _ = load_checkpoint(ckpt_path, _checkpoint_tree(state, k_train, best, stopped))
@@ -589,26 +587,29 @@ def train(
     )
 
 
+def _check_same_problem(old: dict[str, Any], meta: dict[str, Any], where: str) -> None:
+    """Refuse a checkpoint (metadata ``old``) whose data shapes or bounds differ from ``meta``."""
+    for name in ("shapes", "theta_bounds", "local_bounds"):
+        if old.get(name) != meta[name]:
+            raise ValueError(
+                f"{where} was trained on another problem: {name} {old.get(name)} there, "
+                f"{meta[name]} here"
+            )
+
+
 def _initial_state(source: str | Path, config: NPEConfig, meta: dict[str, Any]):
     """Best parameters and statistics of the run ``source``, checked against this run's."""
     path = Path(source)
     path = path / CHECKPOINT_NAME if path.is_dir() else path
     if not path.is_file():
         raise ValueError(f"init_from: no checkpoint at {path}")
+    source_model = load_estimator(path)  # refuses anything but an NPE checkpoint
     old = read_checkpoint_metadata(path)
-    if old.get("kind") != "hierarchical_npe":
-        raise ValueError(f"init_from: {path} is not a hierarchical NPE checkpoint")
-    old_arch = old.get("config", {}).get("estimator", {})
+    old_arch = old["config"]["estimator"]
     if old_arch != to_dict(config.estimator):
         diff = _config_diff(old_arch, to_dict(config.estimator), "estimator.")
         raise ValueError(f"init_from: {path} has another architecture: {diff}")
-    for name in ("shapes", "theta_bounds", "local_bounds"):
-        if old.get(name) != meta[name]:
-            raise ValueError(
-                f"init_from: {path} was trained on another problem: {name} "
-                f"{old.get(name)} there, {meta[name]} here"
-            )
-    source_model = load_estimator(path)
+    _check_same_problem(old, meta, f"init_from: {path}")
     return nnx.state(source_model, nnx.Param), nnx.state(source_model, Statistic)
 
 

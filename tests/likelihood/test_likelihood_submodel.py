@@ -93,6 +93,66 @@ def test_problem_contract_and_likelihood(key):
     assert rejection_failure_rate(simulate_one, prior, key, n_sims=8) < 0.02
 
 
+def test_laplace_features_are_the_mode_and_curvature(key):
+    """laplace_features against scipy: the mode of the log posterior in the logit space of the
+    uniform priors (written out here, Jacobian included) and the inverse of its
+    finite-difference Hessian there; padded rows (NaN here) change nothing; in the simulation
+    every valid row carries the same features."""
+    from scipy.optimize import minimize
+
+    from cigars.likelihood import laplace_features
+
+    spec = {**EXPERIMENT, "likelihood": {**EXPERIMENT["likelihood"]}}
+    spec["likelihood"]["sub_model"] = {**spec["likelihood"]["sub_model"], "laplace": True}
+    exp = from_dict(Experiment, spec)
+    simulate_one, prior, _ = known_hosts_problem(exp, None, pool=_pool())
+    k1, k2 = jax.random.split(key)
+    _, _, data, mask, context = jax.jit(simulate_one)(k2, prior.sample(k1))
+    d = len(prior.names)
+    valid = np.asarray(mask)
+    lap32 = np.asarray(data)[valid, 6 + d :]
+    assert lap32.shape[1] == 2 * d + d * (d - 1) // 2
+    np.testing.assert_array_equal(lap32, np.broadcast_to(lap32[0], lap32.shape))
+
+    gp = prior.global_prior
+    lo, hi = prior.lower, prior.upper
+    with jax.enable_x64(True):
+        model = sn_model_for(exp)
+        sn = sn_data_from_simulation(data, mask, context)
+        rows = np.asarray(data, np.float64)[:, :6].copy()
+        rows[~valid] = np.nan
+        start = gp.to_array(gp.fixed)
+        feats = np.asarray(
+            laplace_features(model, gp, start, jnp.asarray(rows), jnp.asarray(context, float), mask)
+        )
+
+        total = jax.jit(lambda t: jnp.sum(sn_log_likelihood(model, gp.from_array(t), sn)))
+
+        def log_post(u):
+            s = 1.0 / (1.0 + np.exp(-u))
+            ll = float(total(jnp.asarray(lo + (hi - lo) * s)))
+            return ll + np.sum(np.log((hi - lo) * s * (1.0 - s))) - np.sum(np.log(hi - lo))
+
+        s0 = (np.asarray(start) - lo) / (hi - lo)
+        u_opt = minimize(lambda u: -log_post(u), np.log(s0 / (1 - s0)), method="Nelder-Mead",
+                         options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20000}).x
+        h = 1e-3
+        hess = np.empty((d, d))
+        for i in range(d):
+            for j in range(d):
+                ei, ej = np.eye(d)[i] * h, np.eye(d)[j] * h
+                hess[i, j] = (log_post(u_opt + ei + ej) - log_post(u_opt + ei - ej)
+                              - log_post(u_opt - ei + ej) + log_post(u_opt - ei - ej)) / (4 * h * h)
+        cov = np.linalg.inv(-hess)
+        sd = np.sqrt(np.diag(cov))
+        corr = (cov / np.outer(sd, sd))[np.triu_indices(d, 1)]
+    assert np.all(np.abs(feats[:d] - u_opt) < 0.01 * sd)  # the mode, to 1% of its width
+    np.testing.assert_allclose(feats[d : 2 * d], np.log(sd), atol=1e-2)
+    np.testing.assert_allclose(feats[2 * d :], corr, atol=1e-2)
+    # the float32 features of the simulation are the same to float32's precision
+    np.testing.assert_allclose(lap32[0], feats, atol=2e-2)
+
+
 def test_sub_model_needs_the_full_sn_model():
     bad = {**EXPERIMENT, "likelihood": {**EXPERIMENT["likelihood"], "selection": False}}
     with pytest.raises(ConfigError, match="sub_model: needs selection: true"):

@@ -80,6 +80,10 @@ class SubModelConfig(Config):
             (:func:`~cigars.likelihood.sn_log_likelihood` differentiated in the inferred
             parameters) to its data; with ``estimator.pool_inputs`` the set summary sees their
             sum, the score compression of the data (Alsing & Wandelt 2018).
+        laplace: append the sample's Laplace approximation (mode, log sds, correlations in
+            the prior's unconstrained space; :func:`~cigars.likelihood.laplace_features`,
+            selection left out) to every SN's data: with ``estimator.pool_inputs`` the set
+            summary sees it directly.
     """
 
     n_pool_surveys: int = bounded(64, ge=1)
@@ -90,6 +94,7 @@ class SubModelConfig(Config):
     n_tries: int = bounded(64, ge=1)
     fixed: tuple[str, ...] = ("dtd_A", "dtd_s", "step_loc")
     score: bool = True
+    laplace: bool = False
 
     def validate(self) -> None:
         """Check the object range.

@@ -134,15 +134,23 @@ def test_laplace_features_are_the_mode_and_curvature(key):
             return ll + np.sum(np.log((hi - lo) * s * (1.0 - s))) - np.sum(np.log(hi - lo))
 
         s0 = (np.asarray(start) - lo) / (hi - lo)
-        u_opt = minimize(lambda u: -log_post(u), np.log(s0 / (1 - s0)), method="Nelder-Mead",
-                         options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20000}).x
+        u_opt = minimize(
+            lambda u: -log_post(u),
+            np.log(s0 / (1 - s0)),
+            method="Nelder-Mead",
+            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20000},
+        ).x
         h = 1e-3
         hess = np.empty((d, d))
         for i in range(d):
             for j in range(d):
                 ei, ej = np.eye(d)[i] * h, np.eye(d)[j] * h
-                hess[i, j] = (log_post(u_opt + ei + ej) - log_post(u_opt + ei - ej)
-                              - log_post(u_opt - ei + ej) + log_post(u_opt - ei - ej)) / (4 * h * h)
+                hess[i, j] = (
+                    log_post(u_opt + ei + ej)
+                    - log_post(u_opt + ei - ej)
+                    - log_post(u_opt - ei + ej)
+                    + log_post(u_opt - ei - ej)
+                ) / (4 * h * h)
         cov = np.linalg.inv(-hess)
         sd = np.sqrt(np.diag(cov))
         corr = (cov / np.outer(sd, sd))[np.triu_indices(d, 1)]

@@ -343,7 +343,9 @@ def _laplace(model, global_prior, theta_start, data, context, mask, n_newton):
 
     u_hat = jax.lax.scan(newton, u0, None, length=n_newton)[0]
     neg_h = neg_hessian(u_hat)
-    shift = jnp.maximum(0.0, 1e-6 * jnp.abs(jnp.diagonal(neg_h)).max() - jnp.linalg.eigvalsh(neg_h)[0])
+    shift = jnp.maximum(
+        0.0, 1e-6 * jnp.abs(jnp.diagonal(neg_h)).max() - jnp.linalg.eigvalsh(neg_h)[0]
+    )
     cov = jnp.linalg.inv(neg_h + shift * eye)
     sd = jnp.sqrt(jnp.diagonal(cov))
     corr = cov / (sd[:, None] * sd[None, :])

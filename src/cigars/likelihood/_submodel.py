@@ -26,7 +26,8 @@ same posterior as NUTS on :func:`sn_model`, which makes NUTS a reference for it.
   (rejection sampling). A slot none of whose tries is detected is dropped (masked); the
   fraction is reported by :func:`rejection_failure_rate` and should be ~0;
 * data per object: ``m_B, x1, c, ln W_mm, ln W_xx, ln W_cc`` and, with ``sub_model.score``,
-  the SN's terms of the likelihood score at the truth values (:func:`score_terms`); context:
+  the SN's terms of the likelihood score at the truth values (:func:`score_terms`) and, with
+  ``sub_model.laplace``, the sample's Laplace approximation (:func:`laplace_features`); context:
   the covariates; no local latents; globals: the experiment's inferred parameters except
   ``sub_model.fixed`` (the DTD does not enter the sub-model; the mass-step location makes the
   likelihood piecewise constant, which NUTS cannot explore), fixed at the experiment's truth.
@@ -279,7 +280,7 @@ def laplace_features(
         data: (n, >=6) ``m_B, x1, c, ln W_mm, ln W_xx, ln W_cc``.
         context: (n, 6) the covariates (:data:`CONTEXT_FIELDS`).
         mask: (n,) the valid objects.
-        n_newton: Newton iterations (static).
+        n_newton: Levenberg-Marquardt iterations (static).
 
     Returns:
         (d + d + d (d - 1) / 2,) features for d inferred parameters.

@@ -31,6 +31,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from cigars.io import atomic_write_text
+
 #: The reference's released final posteriors (mean, sd), MODEL.md section 8.
 REFERENCE_POSTERIOR = {
     "16k": {
@@ -71,9 +73,7 @@ def _log(msg: str) -> None:
 
 
 def _write(path: Path, record: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=float))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(record, indent=1, default=float))
 
 
 def photoz_metrics(z_mean: np.ndarray, z_true: np.ndarray) -> dict[str, float]:

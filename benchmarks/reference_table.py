@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 from benchmarks.paper_scale import REFERENCE_POSTERIOR
+from cigars.io import atomic_path, atomic_write_text
 
 #: Host photo-z of the reference's released 1.6k local posteriors (MODEL.md section 8).
 REFERENCE_PHOTOZ = {"1.6k": {"median_abs_dz": 0.0094, "sigma_nmad": 0.0096, "eta_0.15": 0.0}}
@@ -133,10 +134,9 @@ def figure(reports: dict[str, dict], path: Path) -> None:
         ax.axis("off")
     fig.suptitle("Reference mocks: posterior mean ± sd (dashed: truth)", fontsize=10)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    tmp.replace(path)
 
 
 def main(argv=None) -> int:
@@ -157,9 +157,7 @@ def main(argv=None) -> int:
     reports = {label: _mock(p) for label, p in zip(args.label, args.reports, strict=True)}
     text = table(reports)
     if args.output:
-        tmp = args.output.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.output)
+        atomic_write_text(args.output, text)
     else:
         print(text)
     if args.figure:

@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from cigars.cli import main
+from cigars.config import load_experiment
+from cigars.experiment import _stored_training_set
 from cigars.inference import Simulation
 from cigars.io._simulations import read_simulations, write_simulations
 
@@ -97,6 +99,24 @@ def test_cli_simulations_then_train_from_them(tmp_path, capsys, monkeypatch, tin
     train = ["train", str(config), "--bank", str(bank), "--simulations", str(sims), "--quiet"]
     assert main([*train, "-o", str(run)]) == 0
     assert (run / "checkpoint.msgpack").is_file()
+    # A second set drawn with another seed extends the first (in file order); one drawn with
+    # the same seed would repeat its surveys and is refused.
+    more, same = tmp_path / "more.h5", tmp_path / "same.h5"
+    extra = ["simulations", str(config), "--bank", str(bank), "--quiet", "-n", "4"]
+    assert main([*extra, "--seed", "7", "-o", str(more)]) == 0
+    assert main([*extra, "-o", str(same)]) == 0
+    exp = load_experiment(config)
+    both = _stored_training_set(exp, [sims, more])
+    added, _ = read_simulations(more)
+    assert both.theta.shape[0] == 12
+    for name in ("theta", "locals", "data", "mask", "context"):
+        want = np.concatenate([getattr(stored, name), getattr(added, name)])
+        np.testing.assert_array_equal(getattr(both, name), want)
+    train_both = [*train[:-1], str(more), "--quiet", "-o", str(tmp_path / "run-both")]
+    assert main(train_both) == 0
+    capsys.readouterr()
+    assert main([*train[:-1], str(same), "--quiet", "-o", str(tmp_path / "run-same")]) == 2
+    assert "same seed" in capsys.readouterr().err
     # A training set from another experiment is refused, naming the file.
     tiny["simulator"]["survey"]["counts"] = 30
     config.write_text(yaml.safe_dump(tiny))

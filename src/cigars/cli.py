@@ -388,8 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--simulations",
+        nargs="+",
         default=None,
-        help="train from a stored training set (`cigars simulations`) instead of on the fly",
+        metavar="FILE",
+        help="train from stored training sets (`cigars simulations`; several files drawn with "
+        "different seeds are concatenated) instead of on the fly",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -307,7 +307,7 @@ def train_experiment(
     *,
     resume: bool = False,
     progress: bool = True,
-    simulations: str | Path | None = None,
+    simulations: str | Path | Sequence[str | Path] | None = None,
     data: str | Path | None = None,
     columns=None,
     init_from: str | Path | None = None,
@@ -316,9 +316,10 @@ def train_experiment(
 
     Records the resolved experiment and the bank's path in ``run_dir/experiment.yaml`` (the
     estimator's own config, checkpoints, metrics and loss curve are written by
-    :func:`cigars.inference.train`). With ``simulations`` (a :func:`simulate_training_set`
-    file of the same experiment), trains from those stored surveys instead; their last
-    ``n_val`` surveys are the validation set.
+    :func:`cigars.inference.train`). With ``simulations`` (one or several
+    :func:`simulate_training_set` files of the same experiment, drawn with different seeds),
+    trains from those stored surveys instead; the last ``n_val`` surveys of the last file are
+    the validation set.
 
     With a ``standardised`` likelihood the problem is that likelihood over the design of the
     sample ``data`` (read through the column map ``columns``), not the simulator over a bank
@@ -329,7 +330,8 @@ def train_experiment(
     starts from that run's best parameters and statistics, with a fresh optimiser and schedule.
 
     Raises:
-        ValueError: if the stored simulations come from a different experiment, or for a
+        ValueError: if the stored simulations come from a different experiment or two files
+            share a seed (their surveys would repeat), or for a
             bank with a ``standardised`` likelihood, a missing ``data`` with it, or ``data``
             without it.
 
@@ -353,16 +355,7 @@ def train_experiment(
 
         simulate_one, prior, local_bounds = standardised_problem(exp, sample.data)
         record = sample.record()
-    dataset = None
-    if simulations is not None:
-        from cigars.io._simulations import read_simulations
-
-        dataset, stored = read_simulations(simulations)
-        if stored.get("experiment") != _simulated_part(exp):
-            raise ValueError(
-                f"{simulations}: simulated with a different experiment than {exp.name!r} "
-                "(compare `cigars config show` with the file's config attribute)"
-            )
+    dataset = None if simulations is None else _stored_training_set(exp, simulations)
     record["experiment"] = to_dict(exp)
     if init_from is not None:
         record["init_from"] = str(Path(init_from).resolve())
@@ -387,6 +380,32 @@ def train_experiment(
         init_from=init_from,
         progress=progress,
     )
+
+
+def _stored_training_set(exp: Experiment, paths):
+    """The surveys of one or several stored simulation files of ``exp``, concatenated."""
+    from cigars.io._simulations import read_simulations
+
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    parts, seeds = [], {}
+    for path in paths:
+        dataset, stored = read_simulations(path)
+        if stored.get("experiment") != _simulated_part(exp):
+            raise ValueError(
+                f"{path}: simulated with a different experiment than {exp.name!r} "
+                "(compare `cigars config show` with the file's config attribute)"
+            )
+        seed = stored.get("seed")
+        if seed in seeds:
+            raise ValueError(
+                f"{path} and {seeds[seed]} were simulated with the same seed ({seed}): their "
+                "surveys repeat; simulate the extra set with another --seed"
+            )
+        seeds[seed] = path
+        parts.append(dataset)
+    if len(parts) == 1:
+        return parts[0]
+    return jax.tree.map(lambda *fields: np.concatenate(fields), *parts)
 
 
 def _design_sample(exp: Experiment, bank_path, simulations, data, columns):

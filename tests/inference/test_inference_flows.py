@@ -30,12 +30,11 @@ def _flow(dim, context_dim, key, scale=0.5, **kw):
     return make(key)
 
 
-@pytest.mark.parametrize("affine, affine_skip", [(False, False), (True, False), (True, True)])
+@pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize("dim", [1, 2, 5])
-def test_round_trip_and_log_det_vs_autodiff(key, x64, dim, affine, affine_skip):
+def test_round_trip_and_log_det_vs_autodiff(key, x64, dim, affine):
     k1, k2, k3 = jax.random.split(key, 3)
     kw = dict(num_layers=3, hidden=16, depth=1, num_bins=5, bound=3.0, affine=affine)
-    kw["affine_skip"] = affine_skip
     flow = _flow(dim, 3, k1, **kw)
     x = 2.0 * jax.random.normal(k2, (dim,))
     c = jax.random.normal(k3, (3,))
@@ -112,12 +111,10 @@ def test_bad_arguments_raise():
         flow.log_prob(jnp.zeros(3), jnp.zeros(2))
 
 
-@pytest.mark.parametrize("affine", [False, True])
-def test_context_in_parts_equals_the_concatenated_context(key, x64, affine):
+def test_context_in_parts_equals_the_concatenated_context(key, x64):
     """A tuple of broadcastable context parts gives the flow of their concatenation (float64:
-    only the order of the first layer's sums differs); with the affine map's linear path too."""
-    kw = dict(affine=affine, affine_skip=affine)
-    flow = _flow(5, 9, key, hidden=16, depth=2, num_layers=3, **kw)
+    only the order of the first layer's sums differs)."""
+    flow = _flow(5, 9, key, hidden=16, depth=2, num_layers=3)
     k = jax.random.split(key, 4)
     per_object = jax.random.normal(k[0], (6, 4))  # shared by every draw
     per_draw = jax.random.normal(k[1], (3, 1, 2))
@@ -128,9 +125,7 @@ def test_context_in_parts_equals_the_concatenated_context(key, x64, affine):
     x = flow.from_base(z, parts)
     assert x.dtype == jnp.float64
     np.testing.assert_allclose(x, flow.from_base(z, full), rtol=1e-10, atol=1e-10)
-    # rtol: the random affine map's scales (up to e^8) amplify the summation-order differences
-    lp_parts, lp_full = flow.log_prob(x, parts), flow.log_prob(x, full)
-    np.testing.assert_allclose(lp_parts, lp_full, atol=1e-9, rtol=1e-6)
+    np.testing.assert_allclose(flow.log_prob(x, parts), flow.log_prob(x, full), atol=1e-9)
     with pytest.raises(ValueError, match="context with last axis 9"):
         flow.from_base(z, (per_object, per_draw))
 
@@ -150,19 +145,3 @@ def test_affine_flow_represents_a_narrow_shifted_gaussian_exactly():
     draws = jax.jit(lambda c: flow.sample(jax.random.key(1), c, 20000))(jnp.zeros(1))
     np.testing.assert_allclose(draws.mean(0), [3.0, -1.0], atol=0.01)
     np.testing.assert_allclose(draws.std(0), [0.01, 0.2], rtol=0.03)
-
-
-def test_affine_skip_makes_the_shift_and_scale_exactly_linear_in_the_context():
-    """The linear path alone (MLP output at zero) gives a Gaussian whose mean and log sd are
-    linear in the context: a context holding an estimate of the mean and log sd (e.g. a Laplace
-    approximation's) sets them exactly."""
-    kw = dict(num_layers=2, hidden=8, depth=1, affine=True, affine_skip=True)
-    flow = ConditionalFlow(2, 4, rngs=nnx.Rngs(0), **kw)
-    assert not np.any(flow.affine.net.skip.kernel[...])  # starts as the identity map
-    # context [m1, m2, log s1, log s2] -> shift (m1, m2), raw log scale (log s1, log s2)
-    flow.affine.net.skip.kernel[...] = jnp.eye(4)
-    c = jnp.array([[3.0, -1.0, np.log(0.05), np.log(0.2)], [0.5, 2.0, np.log(0.3), 0.0]])
-    x = jnp.array([[3.02, -1.1], [0.4, 2.5]])
-    sd = jnp.exp(8.0 * jnp.tanh(c[:, 2:] / 8.0))  # the smooth bound |log scale| < 8
-    expected = jax.scipy.stats.norm.logpdf(x, c[:, :2], sd).sum(-1)
-    np.testing.assert_allclose(jax.jit(flow.log_prob)(x, c), expected, rtol=1e-5)

@@ -36,11 +36,6 @@ class EstimatorConfig(Config):
         spline_bound: spline interval half-width in standardised units (identity outside).
         affine: both flows start with a conditional elementwise affine map (shift and scale
             from the context) before the splines; helps posteriors much narrower than the prior.
-        linear_skip: the summariser and the affine maps get a linear path from input to output
-            next to their MLPs. With ``pool_inputs`` and per-set estimates of the globals among
-            the inputs (``sub_model.laplace``: a Laplace mode and log sds), the global posterior's
-            shift and scale can then follow those estimates exactly, leaving the networks the
-            correction.
     """
 
     embed_dim: int = bounded(64, ge=1)
@@ -59,7 +54,6 @@ class EstimatorConfig(Config):
     num_bins: int = bounded(8, ge=2)
     spline_bound: float = bounded(5.0, gt=0)
     affine: bool = False
-    linear_skip: bool = False
 
     def validate(self) -> None:
         """Check cross-field constraints."""

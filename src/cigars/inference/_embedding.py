@@ -87,7 +87,6 @@ class SetEmbedding(nnx.Module):
         pooling: ``"mean"`` (masked mean) or ``"attention"`` (PMA).
         num_heads: attention heads (``pooling="attention"`` only).
         pool_inputs: also pool the inputs linearly (masked mean) into the summariser.
-        summary_skip: the summariser has a linear path from its input (:class:`MLP`).
         rngs: parameter initialisation keys.
     """
 
@@ -103,7 +102,6 @@ class SetEmbedding(nnx.Module):
         pooling: Literal["mean", "attention"] = "mean",
         num_heads: int = 4,
         pool_inputs: bool = False,
-        summary_skip: bool = False,
         rngs: nnx.Rngs,
     ):
         if pooling not in ("mean", "attention"):
@@ -117,12 +115,7 @@ class SetEmbedding(nnx.Module):
         self.pool_inputs = pool_inputs
         pooled_dim = embed_dim + (in_dim if pool_inputs else 0)
         self.summariser = MLP(
-            pooled_dim + extra_dim,
-            summary_dim,
-            hidden=hidden,
-            depth=depth,
-            skip=summary_skip,
-            rngs=rngs,
+            pooled_dim + extra_dim, summary_dim, hidden=hidden, depth=depth, rngs=rngs
         )
 
     def __call__(

@@ -124,24 +124,12 @@ class ConditionalAffine(nnx.Module):
         context_dim: dimension of the conditioning vector.
         hidden: MLP width.
         depth: MLP hidden layers.
-        skip: add a linear path from the context to the shift and log-scale (:class:`MLP`).
         rngs: parameter initialisation keys.
     """
 
-    def __init__(
-        self,
-        dim: int,
-        context_dim: int,
-        *,
-        hidden: int,
-        depth: int,
-        skip: bool = False,
-        rngs: nnx.Rngs,
-    ):
+    def __init__(self, dim: int, context_dim: int, *, hidden: int, depth: int, rngs: nnx.Rngs):
         self.dim = dim
-        self.net = MLP(
-            context_dim, 2 * dim, hidden=hidden, depth=depth, rngs=rngs, zero_last=True, skip=skip
-        )
+        self.net = MLP(context_dim, 2 * dim, hidden=hidden, depth=depth, rngs=rngs, zero_last=True)
 
     def _shift_log_scale(self, context):
         if isinstance(context, tuple):
@@ -192,8 +180,6 @@ class ConditionalFlow(nnx.Module):
         num_bins: spline bins per dimension.
         bound: spline interval half-width (``x`` should be roughly standardised).
         affine: start with a conditional elementwise affine map (:class:`ConditionalAffine`).
-        affine_skip: the affine map's network has a linear path from the context (``affine``
-            only).
         rngs: parameter initialisation keys.
 
     Example:
@@ -215,7 +201,6 @@ class ConditionalFlow(nnx.Module):
         num_bins: int = 8,
         bound: float = 5.0,
         affine: bool = False,
-        affine_skip: bool = False,
         rngs: nnx.Rngs,
     ):
         if dim < 1:
@@ -246,9 +231,7 @@ class ConditionalFlow(nnx.Module):
             ]
         )
         self.affine = (
-            ConditionalAffine(
-                dim, context_dim, hidden=hidden, depth=depth, skip=affine_skip, rngs=rngs
-            )
+            ConditionalAffine(dim, context_dim, hidden=hidden, depth=depth, rngs=rngs)
             if affine
             else None
         )

@@ -21,10 +21,7 @@ class MLP(nnx.Module):
     """A multilayer perceptron ``in -> hidden x depth -> out`` with SiLU activations.
 
     Works on any leading batch shape. ``zero_last=True`` initialises the output layer to zero,
-    so a conditioner starts as the identity transform. ``skip=True`` adds a linear path from
-    input to output, ``out = mlp(x) + S x`` (``S`` starts at zero with ``zero_last``): an output
-    that is nearly linear in an input, such as a posterior mean given an estimate of it, is then
-    exact without the hidden layers having to reproduce it.
+    so a conditioner starts as the identity transform.
     """
 
     def __init__(
@@ -36,7 +33,6 @@ class MLP(nnx.Module):
         depth: int,
         rngs: nnx.Rngs,
         zero_last: bool = False,
-        skip: bool = False,
     ):
         if in_dim < 0 or out_dim < 1 or hidden < 1 or depth < 0:
             raise ValueError(
@@ -51,21 +47,14 @@ class MLP(nnx.Module):
         )
         init = nnx.initializers.zeros_init() if zero_last else nnx.initializers.lecun_normal()
         self.out = nnx.Linear(widths[-1], out_dim, kernel_init=init, rngs=rngs)
-        self.skip = (
-            nnx.Linear(widths[0], out_dim, kernel_init=init, use_bias=False, rngs=rngs)
-            if skip
-            else None
-        )
 
     def __call__(self, x: Float[Array, "... i"]) -> Float[Array, "... o"]:
         """Apply the network to the last axis of ``x``."""
         if self.in_dim == 0:
             x = jnp.ones(x.shape[:-1] + (1,), x.dtype)
-        h = x
         for layer in self.hidden:
-            h = jax.nn.silu(layer(h))
-        out = self.out(h)
-        return out if self.skip is None else out + self.skip(x)
+            x = jax.nn.silu(layer(x))
+        return self.out(x)
 
     def apply_parts(self, parts: Sequence[Float[Array, "... i_k"]]) -> Float[Array, "... o"]:
         """The network on the concatenation of ``parts`` (last axes), without forming it.
@@ -85,22 +74,15 @@ class MLP(nnx.Module):
             batch = jnp.broadcast_shapes(*(p.shape[:-1] for p in parts))
             return self(jnp.zeros(batch + (0,), parts[0].dtype))
         first = self.hidden[0] if len(self.hidden) else self.out
-        h = _linear_parts(parts, first.kernel[...], first.bias[...])
-        skip = 0.0 if self.skip is None else _linear_parts(parts, self.skip.kernel[...], 0.0)
+        kernel, bias = first.kernel[...], first.bias[...]
+        h, start = bias, 0
+        for part, width in zip(parts, widths, strict=True):
+            if width:
+                h = h + part @ kernel[start : start + width]
+            start += width
         if not len(self.hidden):
-            return h + skip
+            return h
         x = jax.nn.silu(h)
         for layer in list(self.hidden)[1:]:
             x = jax.nn.silu(layer(x))
-        return self.out(x) + skip
-
-
-def _linear_parts(parts, kernel, bias):
-    """``concatenate(parts) @ kernel + bias`` as a sum over the parts' rows of ``kernel``."""
-    h, start = bias, 0
-    for part in parts:
-        width = part.shape[-1]
-        if width:
-            h = h + part @ kernel[start : start + width]
-        start += width
-    return h
+        return self.out(x)

@@ -220,7 +220,6 @@ class HierarchicalNPE(nnx.Module):
             pooling=c.pooling,
             num_heads=c.num_heads,
             pool_inputs=c.pool_inputs,
-            summary_skip=c.linear_skip,
             rngs=rngs,
         )
         flow_kw = dict(
@@ -229,7 +228,6 @@ class HierarchicalNPE(nnx.Module):
             num_bins=c.num_bins,
             bound=c.spline_bound,
             affine=c.affine,
-            affine_skip=c.linear_skip,
         )
         self.global_flow = ConditionalFlow(
             n_theta, c.summary_dim, num_layers=c.flow_layers, rngs=rngs, **flow_kw

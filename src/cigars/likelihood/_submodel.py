@@ -293,14 +293,14 @@ def laplace_features(
 
 
 def _laplace(model, global_prior, theta_start, data, context, mask, n_newton):
-    """:func:`laplace_features` of one sample."""
+    """:func:`laplace_features` of one sample (``data``: its six SN columns)."""
     import numpyro.distributions as dist
 
     # Padded slots carry arbitrary (possibly non-finite) values; give them a valid object's, so
     # that the masked sum has finite derivatives.
     first = jnp.argmax(mask)
     sn = _sn_data(
-        jnp.where(mask[:, None], data[:, :6], data[first, :6]),
+        jnp.where(mask[:, None], data, data[first]),
         jnp.where(mask[:, None], context, context[first]),
     )
     names = global_prior.names
@@ -329,8 +329,8 @@ def _laplace(model, global_prior, theta_start, data, context, mask, n_newton):
         return 0.5 * (neg_h + neg_h.T)
 
     def newton(u, _):
-        f0 = safe(objective(u))
-        g = jax.grad(objective)(u)
+        f0, g = jax.value_and_grad(objective)(u)
+        f0 = safe(f0)
         neg_h = neg_hessian(u)
         shift = jnp.maximum(0.0, -jnp.linalg.eigvalsh(neg_h)[0])
         scale = jnp.mean(jnp.abs(jnp.diagonal(neg_h)))

@@ -257,6 +257,68 @@ def test_pool_inputs_model_standardises_the_pooled_inputs(key):
     assert not np.allclose(s, s0)
 
 
+def test_whiten_objects_brings_small_differences_of_large_features_to_unit_scale(key):
+    """With whiten_objects each valid object's standardised observations are PCA-whitened."""
+    k1, k2, k3 = jax.random.split(key, 3)
+    level = 3.0 * jax.random.normal(k1, (64, 20, 1))  # e.g. a magnitude's distance + mass part
+    colour = 0.01 * jax.random.normal(k2, (64, 20, 1))  # a colour 300 times smaller
+    data = jnp.concatenate([level, level + colour, jnp.ones_like(level)], -1)  # + a constant
+    mask = jax.random.bernoulli(k3, 0.7, (64, 20))
+    sims = Simulation(
+        theta=jax.random.uniform(k1, (64, 2)),
+        locals=jax.random.uniform(k2, (64, 20, 1)) + 0.5,
+        data=jnp.where(mask[..., None], data, 1e6),  # padded rows must not count
+        mask=mask,
+        context=jnp.zeros((64, 20, 1)),
+    )
+    model = nnx.jit(
+        lambda: HierarchicalNPE(
+            SMALL.replace(whiten_objects=True, pool_inputs=True),
+            n_theta=2,
+            n_local=1,
+            n_feat=3,
+            n_ctx=1,
+            rngs=nnx.Rngs(0),
+        )
+    )()
+    stats = fit_standardization(
+        sims, model.theta_transform, model.local_transform, whiten_objects=True
+    )
+    model.set_statistics(stats)
+    assert "object_whiten" in model.statistics()
+    valid = np.asarray(mask)
+    d = (np.asarray(data, float)[valid] - stats["data_mean"]) / stats["data_std"]
+    white = d @ stats["object_whiten"].T
+    cov = np.cov(white, rowvar=False)
+    # two directions at unit variance (one of them the colour), the constant feature dropped
+    np.testing.assert_allclose(np.sort(np.diag(cov)), [0.0, 1.0, 1.0], atol=1e-3)
+    np.testing.assert_allclose(cov - np.diag(np.diag(cov)), 0.0, atol=1e-3)
+    # the colour is carried at unit scale: it is a linear function of the whitened rows with
+    # coefficients of order one, where the standardised rows need ~300
+    sd_colour = np.std(np.asarray(colour)[valid])
+    coef, *_ = np.linalg.lstsq(white, np.asarray(colour)[valid][:, 0] / sd_colour, rcond=None)
+    assert np.max(np.abs(coef)) < 1.5
+    coef_std, *_ = np.linalg.lstsq(d, np.asarray(colour)[valid][:, 0] / sd_colour, rcond=None)
+    assert np.max(np.abs(coef_std)) > 100
+    # the encoder and the pooled path see the whitened rows
+    one = jax.tree.map(lambda a: a[0], sims)
+    s, e, _ = model.embed(one.data, one.mask, one.context)
+    dd = (one.data - stats["data_mean"]) / stats["data_std"] @ stats["object_whiten"].T
+    c = (one.context - stats["context_mean"]) / stats["context_std"]
+    x = jnp.where(one.mask[:, None], jnp.concatenate([dd, c], -1), 0.0)
+    count = ((jnp.log1p(jnp.sum(one.mask)) - stats["count_mean"]) / stats["count_std"])[None]
+    s1, e1 = model.embedding(x, one.mask, count, (stats["pooled_mean"], stats["pooled_whiten"]))
+    np.testing.assert_allclose(s, s1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(e, e1, rtol=1e-5, atol=1e-5)
+    # the pooled statistics are those of the whitened rows
+    rows = np.zeros(valid.shape + (3,))
+    rows[valid] = white
+    per_set = rows.sum(1)[valid.any(1)] / valid.sum(1)[valid.any(1), None]
+    np.testing.assert_allclose(stats["pooled_mean"][:3], per_set.mean(0), atol=1e-4)
+    plain = fit_standardization(sims, model.theta_transform, model.local_transform)
+    np.testing.assert_allclose(plain["object_whiten"], stats["object_whiten"], atol=1e-6)
+
+
 def test_globals_only_model_and_wrong_shapes(key):
     prior = NumpyroPrior(dist.Uniform(jnp.zeros(1), jnp.ones(1)))
     model = _model(n_theta=1, n_local=0, n_feat=3, n_ctx=0, theta_bounds=(prior.lower, prior.upper))

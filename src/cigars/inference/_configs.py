@@ -19,6 +19,11 @@ class EstimatorConfig(Config):
         depth: hidden layers of the encoder and summariser MLPs.
         pooling: ``mean`` (masked mean + log count) or ``attention`` (PMA, one query).
         num_heads: attention heads (``pooling: attention``); must divide ``embed_dim``.
+        whiten_objects: PCA-whiten each object's standardised observations over the pilot set's
+            objects (instead of standardising each feature alone). Galaxy magnitudes in several
+            bands share a large common spread (distance, mass) and differ by colours some 20-70
+            times smaller; whitening brings those colours, which carry the photometric
+            redshift, to unit scale before the encoder sees them.
         pool_inputs: the summariser also sees the masked mean of the standardised per-object
             inputs (data and context), a linear path for per-object statistics whose sum over
             the set carries the information (e.g. likelihood-score features).
@@ -44,6 +49,7 @@ class EstimatorConfig(Config):
     depth: int = bounded(2, ge=1)
     pooling: Literal["mean", "attention"] = "mean"
     num_heads: int = bounded(4, ge=1)
+    whiten_objects: bool = False
     pool_inputs: bool = False
     flow_layers: int = bounded(4, ge=1)
     local_posterior: Literal["flow", "mixture"] = "flow"

@@ -59,6 +59,7 @@ _STAT_NAMES = (
     "count_std",
 )
 _POOLED_NAMES = ("pooled_mean", "pooled_whiten")
+_WHITEN_NAMES = ("object_whiten",)
 
 
 def _masked_moments(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,11 +93,17 @@ def _whitening(x: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
 
 
 def fit_standardization(
-    sims: Simulation, theta_transform: SupportTransform, local_transform: SupportTransform
+    sims: Simulation,
+    theta_transform: SupportTransform,
+    local_transform: SupportTransform,
+    *,
+    whiten_objects: bool = False,
 ) -> dict[str, np.ndarray]:
     """Fixed standardisation statistics from a batch of pilot simulations.
 
-    Observations and context are standardised per feature over the valid objects; globals and
+    Observations and context are standardised per feature over the valid objects, and the
+    standardised observations PCA-whitened over the same objects (``object_whiten``, used by
+    ``estimator.whiten_objects``); globals and
     locals in the unconstrained space of their support transforms; the set size as
     ``log(1 + n)``; the per-set masked means of the standardised inputs (``pooled_*``, used by
     ``estimator.pool_inputs``) are centred and PCA-whitened over the simulations (directions
@@ -108,6 +115,8 @@ def fit_standardization(
         sims: a batch of simulations (leading axis ``n_pilot``).
         theta_transform: the globals' support bijection.
         local_transform: the locals' support bijection.
+        whiten_objects: whether the estimator whitens the observations (the pooled statistics
+            are then those of the whitened observations).
 
     Returns:
         A dict of float32 numpy arrays named as the estimator's statistics.
@@ -130,11 +139,12 @@ def fit_standardization(
     out["count_mean"] = np.asarray(counts.mean())
     std = counts.std()
     out["count_std"] = np.asarray(std if std > 1e-6 else 1.0)
+    d = (np.asarray(sims.data, float) - out["data_mean"]) / out["data_std"]
+    out["object_whiten"] = _whitening(d[mask])
+    if whiten_objects:
+        d = d @ out["object_whiten"].T
     x = np.concatenate(
-        [
-            (np.asarray(sims.data, float) - out["data_mean"]) / out["data_std"],
-            (np.asarray(sims.context, float) - out["context_mean"]) / out["context_std"],
-        ],
+        [d, (np.asarray(sims.context, float) - out["context_mean"]) / out["context_std"]],
         axis=-1,
     )
     x = np.where(mask[..., None], x, 0.0)
@@ -205,6 +215,8 @@ class HierarchicalNPE(nnx.Module):
         self.local_std = Statistic(jnp.ones(n_local, f32))
         self.count_mean = Statistic(jnp.zeros((), f32))
         self.count_std = Statistic(jnp.ones((), f32))
+        if config.whiten_objects:
+            self.object_whiten = Statistic(jnp.eye(n_feat, dtype=f32))
         if config.pool_inputs:
             self.pooled_mean = Statistic(jnp.zeros(n_feat + n_ctx, f32))
             self.pooled_whiten = Statistic(jnp.eye(n_feat + n_ctx, dtype=f32))
@@ -315,7 +327,12 @@ class HierarchicalNPE(nnx.Module):
 
     @property
     def _stat_names(self) -> tuple[str, ...]:
-        return _STAT_NAMES + (_POOLED_NAMES if self.config.pool_inputs else ())
+        c = self.config
+        return (
+            _STAT_NAMES
+            + (_WHITEN_NAMES if c.whiten_objects else ())
+            + (_POOLED_NAMES if c.pool_inputs else ())
+        )
 
     def theta_to_z(self, theta: Float[Array, "... n_theta"]):
         """Physical globals -> standardised unconstrained ``z``; returns ``(z, log|dz/dtheta|)``."""
@@ -354,7 +371,10 @@ class HierarchicalNPE(nnx.Module):
         """
         mask = jnp.asarray(mask, bool)
         valid = mask[..., None]
-        d = jnp.where(valid, (data - self.data_mean[...]) / self.data_std[...], 0.0)
+        d = (data - self.data_mean[...]) / self.data_std[...]
+        if self.config.whiten_objects:
+            d = d @ self.object_whiten[...].T
+        d = jnp.where(valid, d, 0.0)
         c = jnp.where(valid, (context - self.context_mean[...]) / self.context_std[...], 0.0)
         n = jnp.sum(mask, axis=-1).astype(d.dtype)
         count = ((jnp.log1p(n) - self.count_mean[...]) / self.count_std[...])[..., None]

@@ -488,7 +488,12 @@ def train(
         state = state.replace(params=params, stats=stats, opt_state=tx.init(params))
     else:
         model.set_statistics(
-            fit_standardization(pilot, model.theta_transform, model.local_transform)
+            fit_standardization(
+                pilot,
+                model.theta_transform,
+                model.local_transform,
+                whiten_objects=config.estimator.whiten_objects,
+            )
         )
         state = state.replace(stats=nnx.state(model, Statistic))
     best = {"params": _copy(state.params), "val": np.inf, "bad": 0}

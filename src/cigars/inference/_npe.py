@@ -103,8 +103,8 @@ def fit_standardization(
 
     Observations and context are standardised per feature over the valid objects, and the
     standardised observations PCA-whitened over the same objects (``object_whiten``, used by
-    ``estimator.whiten_objects``); globals and
-    locals in the unconstrained space of their support transforms; the set size as
+    ``estimator.whiten_objects``); globals and locals are standardised in the unconstrained
+    space of their support transforms; the set size as
     ``log(1 + n)``; the per-set masked means of the standardised inputs (``pooled_*``, used by
     ``estimator.pool_inputs``) are centred and PCA-whitened over the simulations (directions
     without variance are dropped). Whitening matters: the informative combination of pooled

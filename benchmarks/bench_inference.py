@@ -33,7 +33,6 @@ from benchmarks._harness import PeakMemory, load, power_law, program_memory, tim
 from cigars.inference import (
     HierarchicalNPE,
     check_simulator,
-    fit_standardization,
     sample_posterior,
     simulate_batch,
 )
@@ -79,7 +78,7 @@ def estimator_for(hosts, seed: int = 0):
     pilot = jax.device_get(
         jax.jit(lambda k: simulate_batch(simulate, prior, k, 8))(jax.random.key(11))
     )
-    model.set_statistics(fit_standardization(pilot, model.theta_transform, model.local_transform))
+    model.fit_statistics(pilot)
     return model, shapes
 
 

@@ -55,7 +55,6 @@ from cigars.inference import (
     TrainingConfig,
     TrainState,
     check_simulator,
-    fit_standardization,
     make_optimizer,
     make_train_step,
     simulate_batch,
@@ -81,7 +80,7 @@ def build_step(
     )()
     pilot_fn = jax.jit(lambda k: simulate_batch(simulate, prior, k, batch_size))
     pilot = jax.device_get(pilot_fn(jax.random.key(1)))
-    model.set_statistics(fit_standardization(pilot, model.theta_transform, model.local_transform))
+    model.fit_statistics(pilot)
     graphdef, params, stats = nnx.split(model, nnx.Param, Statistic)
     cfg = TrainingConfig(steps=steps, batch_size=batch_size, warmup_steps=100)
     tx = make_optimizer(cfg)

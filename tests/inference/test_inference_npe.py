@@ -286,6 +286,10 @@ def test_whiten_objects_brings_small_differences_of_large_features_to_unit_scale
     )
     model.set_statistics(stats)
     assert "object_whiten" in model.statistics()
+    before = model.statistics()
+    model.fit_statistics(sims)  # the estimator's own fit passes its whiten_objects
+    for name, value in model.statistics().items():
+        np.testing.assert_allclose(value, before[name], rtol=1e-6, err_msg=name)
     valid = np.asarray(mask)
     d = (np.asarray(data, float)[valid] - stats["data_mean"]) / stats["data_std"]
     white = d @ stats["object_whiten"].T

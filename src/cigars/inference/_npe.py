@@ -321,6 +321,20 @@ class HierarchicalNPE(nnx.Module):
                 )
             var[...] = value
 
+    def fit_statistics(self, pilot: Simulation) -> None:
+        """Set the standardisation statistics from a batch of pilot simulations.
+
+        :func:`fit_standardization` with this estimator's transforms and ``whiten_objects``.
+        """
+        self.set_statistics(
+            fit_standardization(
+                pilot,
+                self.theta_transform,
+                self.local_transform,
+                whiten_objects=self.config.whiten_objects,
+            )
+        )
+
     def statistics(self) -> dict[str, Array]:
         """The standardisation statistics as a dict of arrays."""
         return {name: getattr(self, name)[...] for name in self._stat_names}

@@ -41,7 +41,7 @@ from cigars.inference._contract import (
     simulation_shapes,
 )
 from cigars.inference._nets import Statistic
-from cigars.inference._npe import HierarchicalNPE, fit_standardization
+from cigars.inference._npe import HierarchicalNPE
 from cigars.io._checkpoint import load_checkpoint, read_checkpoint_metadata, save_checkpoint
 from cigars.io._provenance import atomic_write_text, provenance, write_run_metadata
 
@@ -487,14 +487,7 @@ def train(
         meta["init_from"] = str(init_from)
         state = state.replace(params=params, stats=stats, opt_state=tx.init(params))
     else:
-        model.set_statistics(
-            fit_standardization(
-                pilot,
-                model.theta_transform,
-                model.local_transform,
-                whiten_objects=config.estimator.whiten_objects,
-            )
-        )
+        model.fit_statistics(pilot)
         state = state.replace(stats=nnx.state(model, Statistic))
     best = {"params": _copy(state.params), "val": np.inf, "bad": 0}
     stopped = False

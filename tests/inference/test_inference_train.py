@@ -37,6 +37,20 @@ def _config(**training):
     return NPEConfig(seed=3, estimator=TINY, training=TrainingConfig(**base))
 
 
+def _record_simulations(monkeypatch) -> list[list[int]]:
+    """Record the sizes of the simulation sets (pilot, validation) each training run draws."""
+    from cigars.inference import _train
+
+    calls, real = [], _train._simulate_many
+
+    def spy(simulate, prior, jobs, batch_size):
+        calls.append([n for _, n in jobs])
+        return real(simulate, prior, jobs, batch_size)
+
+    monkeypatch.setattr(_train, "_simulate_many", spy)
+    return calls
+
+
 def _params(result):
     from flax import nnx
 
@@ -85,14 +99,17 @@ def test_outputs_and_reload(tmp_path):
         )
 
 
-def test_resume_reproduces_uninterrupted_run(tmp_path):
+def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
     """Train 2N steps straight vs N, stop, resume N: identical parameters (CPU, same seed)."""
-    cfg = _config(steps=20, checkpoint_every=20)
+    cfg = _config(steps=20, checkpoint_every=20, n_pilot=24)
+    calls = _record_simulations(monkeypatch)
     straight = train(cfg, TOY.simulate, TOY.prior, tmp_path / "a", progress=False)
     first = train(cfg, TOY.simulate, TOY.prior, tmp_path / "b", progress=False, until_step=10)
     assert first.step == 10
     resumed = train(cfg, TOY.simulate, TOY.prior, tmp_path / "b", progress=False, resume=True)
     assert resumed.step == 20
+    # Validation and pilot sets for the fresh runs; the resumed one reads its statistics.
+    assert calls == [[16, 24], [16, 24], [16]]
     for a, b in zip(_params(straight), _params(resumed), strict=True):
         np.testing.assert_array_equal(a, b)
     hist_a = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
@@ -105,7 +122,7 @@ def test_resume_reproduces_uninterrupted_run(tmp_path):
     assert resumed.best_val_loss == straight.best_val_loss
 
 
-def test_init_from_starts_at_the_source_runs_best_parameters(tmp_path):
+def test_init_from_starts_at_the_source_runs_best_parameters(tmp_path, monkeypatch):
     from flax import nnx
 
     from cigars.inference._nets import Statistic
@@ -113,6 +130,7 @@ def test_init_from_starts_at_the_source_runs_best_parameters(tmp_path):
 
     src = train(_config(steps=10), TOY.simulate, TOY.prior, tmp_path / "src", progress=False)
     other_seed = _config(steps=10).replace(seed=11)
+    calls = _record_simulations(monkeypatch)
     # No steps: the run is exactly its starting point, parameters and statistics included.
     start = train(
         other_seed,
@@ -131,6 +149,7 @@ def test_init_from_starts_at_the_source_runs_best_parameters(tmp_path):
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
+    assert calls == [[16]]  # the statistics are the source's: no pilot set is simulated
     fresh = train(other_seed, TOY.simulate, TOY.prior, tmp_path / "fresh", until_step=0,
                   progress=False)  # fmt: skip
     assert not np.array_equal(_params(fresh)[0], _params(src)[0])

@@ -272,13 +272,16 @@ def _compiled(graphdef, cfg: TrainingConfig, simulate, prior, devices: tuple, st
     return step, evaluate
 
 
-def _simulate_many(simulate, prior, keys, n, batch_size) -> list[Simulation]:
-    """For each key, ``n`` simulations in jitted batches, gathered on the host as numpy arrays."""
+def _simulate_many(simulate, prior, jobs, batch_size) -> list[Simulation]:
+    """``n`` simulations for each ``(key, n)`` of ``jobs``, as numpy arrays on the host.
+
+    Drawn in jitted batches of ``batch_size`` (one compilation for all the jobs).
+    """
     fn = _batch_simulator(simulate, prior, batch_size)
     out = []
-    for key in keys:
+    for key, n in jobs:
         parts = [jax.device_get(fn(jax.random.fold_in(key, i))) for i in range(-(-n // batch_size))]
-        out.append(jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts))
+        out.append(jax.tree.map(lambda *xs, n=n: np.concatenate(xs)[:n], *parts))
     return out
 
 
@@ -426,7 +429,8 @@ def train(
     metrics_path = run_dir / METRICS_NAME
     if ckpt_path.exists() and not resume:
         raise ValueError(f"{ckpt_path} exists; pass resume=True or choose a new run_dir")
-    if resume and ckpt_path.exists():
+    restoring = resume and ckpt_path.exists()
+    if restoring:
         old_config = read_checkpoint_metadata(ckpt_path).get("config", {})
         if old_config != to_dict(config):
             diff = _config_diff(old_config, to_dict(config))
@@ -444,19 +448,18 @@ def train(
     k_init, k_pilot, k_val, k_train = jax.random.split(key, 4)
 
     # -- simulations for the statistics and validation --------------------------------------
+    # The standardisation statistics come from a pilot set, unless a checkpoint (resumed, or
+    # ``init_from``) provides them: then no pilot is simulated.
+    fit_pilot = init_from is None and not restoring
     if dataset is None:
         if simulate is None:
             raise ValueError("train: give either simulate or dataset")
         if cfg.n_val < cfg.batch_size:
             raise ValueError(f"n_val ({cfg.n_val}) must be at least batch_size ({cfg.batch_size})")
         shapes = check_simulator(simulate, prior)
-        if cfg.n_pilot == cfg.n_val:
-            pilot, val = _simulate_many(
-                simulate, prior, [k_pilot, k_val], cfg.n_val, cfg.batch_size
-            )
-        else:
-            (pilot,) = _simulate_many(simulate, prior, [k_pilot], cfg.n_pilot, cfg.batch_size)
-            (val,) = _simulate_many(simulate, prior, [k_val], cfg.n_val, cfg.batch_size)
+        jobs = [(k_val, cfg.n_val)] + ([(k_pilot, cfg.n_pilot)] if fit_pilot else [])
+        val, *pilot = _simulate_many(simulate, prior, jobs, cfg.batch_size)
+        pilot = pilot[0] if pilot else None
         source = None
 
     else:
@@ -482,19 +485,19 @@ def train(
     theta_bounds = (np.asarray(prior.lower, float), np.asarray(prior.upper, float))
     model, graphdef, tx, state = _fresh(config, shapes, theta_bounds, local_bounds, k_init)
     meta = _meta(config, shapes, model)
-    if init_from is not None and not (resume and ckpt_path.exists()):
+    if fit_pilot:
+        model.fit_statistics(pilot)
+        state = state.replace(stats=nnx.state(model, Statistic))
+    elif not restoring:
         params, stats = _initial_state(init_from, config, meta)
         meta["init_from"] = str(init_from)
         state = state.replace(params=params, stats=stats, opt_state=tx.init(params))
-    else:
-        model.fit_statistics(pilot)
-        state = state.replace(stats=nnx.state(model, Statistic))
     best = {"params": _copy(state.params), "val": np.inf, "bad": 0}
     stopped = False
 
     history: list[dict[str, Any]] = []
     start = 0
-    if resume and ckpt_path.exists():
+    if restoring:
         old = read_checkpoint_metadata(ckpt_path)
         _check_same_problem(old, meta, f"resume: {ckpt_path}")
         if "init_from" in old:

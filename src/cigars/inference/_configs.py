@@ -79,7 +79,10 @@ class TrainingConfig(Config):
         warmup_steps: linear warm-up length; cosine decay to ``final_lr_fraction`` after.
         final_lr_fraction: final learning rate as a fraction of the peak.
         weight_decay: AdamW decoupled weight decay.
-        clip_norm: global gradient-norm clip.
+        clip_norm: global gradient-norm clip, a guard against rare spikes. Keep it above the
+            norms of healthy steps (10-600 for the shipped configurations): a clip below them
+            rescales every step to the same norm, which weighs each batch by the inverse of its
+            gradient norm and slowed the quick-start training (docs/checks.md, stop 19).
         local_subsample: objects per survey drawn (without replacement, among valid ones) for
             the local loss each step.
         local_weight: weight of the mean local NLL in the loss.
@@ -97,7 +100,7 @@ class TrainingConfig(Config):
     warmup_steps: int = bounded(500, ge=0)
     final_lr_fraction: float = bounded(0.01, ge=0, le=1)
     weight_decay: float = bounded(1e-4, ge=0)
-    clip_norm: float = bounded(1.0, gt=0)
+    clip_norm: float = bounded(1000.0, gt=0)
     local_subsample: int = bounded(32, ge=1)
     local_weight: float = bounded(1.0, ge=0)
     n_pilot: int = bounded(512, ge=2)

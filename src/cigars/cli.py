@@ -267,6 +267,11 @@ def _cmd_validate(args) -> int:
         threshold = f"{c['op']} {c['threshold']:.3g}"
         verdict = "pass" if c["passed"] else "FAIL"
         print(f"{name:<32} {c['value']:>10.4g} {threshold:>12}  {verdict}")
+    by_width = report["coverage"].get("locals_by_width")
+    if by_width:
+        print("per-object 68% coverage by quartile of posterior sd (narrowest first):")
+        for name in report["coverage"]["locals_pooled"]:
+            print(f"{name:>12} " + " ".join(f"{c:.3f}" for c in by_width[name]["coverage_68"]))
     v = report["verdict"]
     summary = "all passed" if v["passed"] else f"{v['n_failed']} failed"
     print(f"validation: {v['n_checks']} checks, {summary} ({report['n_sims']} simulated surveys)")

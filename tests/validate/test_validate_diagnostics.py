@@ -16,6 +16,7 @@ from cigars.validate import (
     ValidationDraws,
     add_report_section,
     central_coverage,
+    coverage_by_width,
     coverage_deviation,
     coverage_tolerance,
     credibility_levels,
@@ -154,6 +155,35 @@ def test_coverage_of_uniform_ranks_is_the_diagonal():
         np.testing.assert_allclose(cov, levels, atol=1e-12)
 
 
+def test_coverage_by_width_finds_the_miscalibrated_group():
+    """Sharp posteriors twice too wide, broad ones exact: only the narrow groups are flagged."""
+    rng = np.random.default_rng(3)
+    m, L = 8000, 100
+    # Exact posterior sds: half of the objects sharp (1e-4 to 1e-3), half broad (0.1 to 1).
+    narrow = rng.permutation(m)[:, None] < m // 2  # in no particular order
+    sd = np.where(narrow, 1e-4, 0.1) * 10 ** rng.uniform(0, 1, size=(m, 2))
+    truth = sd * rng.normal(size=(m, 2))  # posterior mean 0, truth drawn from the posterior
+    scale = np.ones((m, 2))
+    scale[:, 1] = np.where(narrow[:, 0], 2.0, 1.0)  # column 1: the sharp posteriors too wide
+    draws = (scale * sd)[:, None, :] * rng.normal(size=(m, L, 2))
+    ranks = sbc_ranks(draws, truth)
+    out = coverage_by_width(ranks, L, (scale * sd))
+    assert out["n"].tolist() == [2000] * 4
+    assert out["coverage_68"].shape == (4, 2) and out["width_edges"].shape == (5, 2)
+    assert np.all(np.diff(out["width_edges"], axis=0) >= 0)
+    tol = coverage_tolerance(2000)
+    assert np.all(out["max_deviation"][:, 0] < tol)  # calibrated column: every group
+    np.testing.assert_allclose(out["coverage_68"][:, 0], 0.68, atol=0.04)
+    # Column 1: a 68% interval twice too wide holds the truth with P(|N| < 2 x 0.994) = 0.953.
+    np.testing.assert_allclose(out["coverage_68"][:2, 1], 0.953, atol=0.03)
+    np.testing.assert_allclose(out["coverage_68"][2:, 1], 0.68, atol=0.04)
+    assert np.all(out["max_deviation"][:2, 1] > 0.2) and np.all(out["max_deviation"][2:, 1] < tol)
+    with pytest.raises(ValueError, match="must both be"):
+        coverage_by_width(ranks, L, sd[:, 0])
+    with pytest.raises(ValueError, match="at least n_groups"):
+        coverage_by_width(ranks[:3], L, sd[:3])
+
+
 def test_coverage_tolerance():
     assert coverage_tolerance(100) == pytest.approx(stats.kstwo.isf(0.01, 100))
     assert 0.15 < coverage_tolerance(100) < 0.17
@@ -251,6 +281,11 @@ def test_diagnose_verdicts():
         assert "tarp: joint globals" in failed
         assert "coverage: z (per object)" in failed
         assert bad["verdict"]["n_failed"] == len(failed)
+        by_width = bad["coverage"]["locals_by_width"]
+        assert sum(by_width["n"]) == bad["coverage"]["n_objects"]
+        assert all((c < 0.68) == (scale < 1) for c in by_width["z"]["coverage_68"]), by_width["z"][
+            "coverage_68"
+        ]
 
 
 def test_report_roundtrip_and_extra_section(tmp_path):

@@ -19,6 +19,7 @@ import numpy as np
 
 from cigars.validate._coverage import (
     central_coverage,
+    coverage_by_width,
     coverage_deviation,
     coverage_tolerance,
     credibility_levels,
@@ -180,7 +181,9 @@ def diagnose(
       these p-values are not exact).
     * ``coverage``: expected coverage of central credible intervals
       (:func:`~cigars.validate.central_coverage`) per global and per local parameter pooled over
-      objects; the curve, its coverage at 68% and 95%, and its largest deviation.
+      objects; the curve, its coverage at 68% and 95%, and its largest deviation; for the
+      local parameters also the same per quartile of posterior sd
+      (:func:`~cigars.validate.coverage_by_width`).
     * ``tarp``: the TARP curve of the joint global posterior.
     * ``recovery``: posterior-mean recovery and z-scores per global
       (:func:`~cigars.validate.recovery_summary`).
@@ -256,6 +259,14 @@ def diagnose(
         )
         coverage["n_objects"] = m
         coverage["tolerance_locals"] = tol_m
+        if m >= 4:
+            by_width = coverage_by_width(draws.local_ranks, L, draws.local_sd)
+            coverage["locals_by_width"] = {
+                "groups": "quartiles of each parameter's posterior sd, narrowest first "
+                "(informative: a miscalibration that only sharp or only broad posteriors carry)",
+                "n": by_width.pop("n"),
+                **_param_section({k: v.T for k, v in by_width.items()}, draws.local_names),
+            }
         for k, name in enumerate(draws.local_names):
             checks.append(
                 Check(

@@ -12,7 +12,7 @@ from cigars.cli import main
 from cigars.config import load_experiment
 from cigars.experiment import _stored_training_set
 from cigars.inference import Simulation
-from cigars.io._simulations import read_simulations, write_simulations
+from cigars.io._simulations import read_simulation_files, read_simulations, write_simulations
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,6 +71,40 @@ def test_read_refuses_other_files(tmp_path):
     bad.write_bytes(b"not hdf5")
     with pytest.raises(ValueError, match="not a readable HDF5"):
         read_simulations(bad)
+
+
+def test_several_files_read_as_one_set(tmp_path):
+    a, b, wide = tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "wide.h5"
+    write_simulations(a, _chunk, n=5, chunk_size=3, config={"a": 1}, progress=False)
+    write_simulations(
+        b, lambda i: _chunk(i + 10), n=4, chunk_size=3, config={"a": 2}, progress=False
+    )
+    sim, configs = read_simulation_files([b, a])
+    assert [c["a"] for c in configs] == [2, 1]
+    (sa, _), (sb, _) = read_simulations(a), read_simulations(b)
+    for name in ("theta", "locals", "data", "mask", "context"):
+        want = np.concatenate([getattr(sb, name), getattr(sa, name)])
+        np.testing.assert_array_equal(getattr(sim, name), want)
+        assert getattr(sim, name).dtype == want.dtype
+    # The check sees every file's config before any array is read, and may refuse one.
+    seen = []
+
+    def refuse_b(path, config):
+        seen.append(path.name)
+        if config["a"] == 2:
+            raise ValueError(f"{path}: refused")
+
+    with pytest.raises(ValueError, match="b.h5: refused"):
+        read_simulation_files([a, b], refuse_b)
+    assert seen == ["a.h5", "b.h5"]
+    # Files of different shapes are refused, naming both.
+    write_simulations(
+        wide, lambda i: _chunk(i, n_max=6), n=3, chunk_size=3, config={}, progress=False
+    )
+    with pytest.raises(ValueError, match=r"wide.h5: locals has shape \(6, 1\).*a.h5 has \(5, 1\)"):
+        read_simulation_files([a, wide])
+    with pytest.raises(ValueError, match="no file"):
+        read_simulation_files([])
 
 
 def test_cli_simulations_then_train_from_them(tmp_path, capsys, monkeypatch, tiny_experiment):

@@ -355,7 +355,9 @@ def train_experiment(
 
         simulate_one, prior, local_bounds = standardised_problem(exp, sample.data)
         record = sample.record()
-    dataset = None if simulations is None else _stored_training_set(exp, simulations)
+    # Held in a list so that the call below hands train() the only reference: it frees the host
+    # copy once the set is on the devices.
+    stored = [] if simulations is None else [_stored_training_set(exp, simulations)]
     record["experiment"] = to_dict(exp)
     if init_from is not None:
         record["init_from"] = str(Path(init_from).resolve())
@@ -371,11 +373,11 @@ def train_experiment(
     atomic_write_text(run_file, yaml.safe_dump(record, sort_keys=False))
     return train(
         exp.inference,
-        None if dataset is not None else simulate_one,
+        None if stored else simulate_one,
         prior,
         run_dir,
         local_bounds=local_bounds,
-        dataset=dataset,
+        dataset=stored.pop() if stored else None,
         resume=resume,
         init_from=init_from,
         progress=progress,
@@ -383,13 +385,13 @@ def train_experiment(
 
 
 def _stored_training_set(exp: Experiment, paths):
-    """The surveys of one or several stored simulation files of ``exp``, concatenated."""
-    from cigars.io._simulations import read_simulations
+    """The surveys of one or several stored simulation files of ``exp``, as one set."""
+    from cigars.io._simulations import read_simulation_files
 
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
-    parts, seeds = [], {}
-    for path in paths:
-        dataset, stored = read_simulations(path)
+    seeds = {}
+
+    def check(path, stored):
         if stored.get("experiment") != _simulated_part(exp):
             raise ValueError(
                 f"{path}: simulated with a different experiment than {exp.name!r} "
@@ -402,10 +404,8 @@ def _stored_training_set(exp: Experiment, paths):
                 "surveys repeat; simulate the extra set with another --seed"
             )
         seeds[seed] = path
-        parts.append(dataset)
-    if len(parts) == 1:
-        return parts[0]
-    return jax.tree.map(lambda *fields: np.concatenate(fields), *parts)
+
+    return read_simulation_files(paths, check)[0]
 
 
 def _design_sample(exp: Experiment, bank_path, simulations, data, columns):

@@ -479,8 +479,14 @@ def train(
             raise ValueError(
                 f"validation set ({val.mask.shape[0]}) smaller than batch_size ({cfg.batch_size})"
             )
-        pilot = _slice(dataset, 0, cfg.n_pilot)
-        source = jax.device_put(jax.tree.map(jnp.asarray, dataset), replicated)
+        # The training set moves to the devices once. The validation and pilot slices are
+        # copied out of it, so that the host arrays can be freed when the caller holds no
+        # other reference (train_experiment does not): a stored set then occupies host memory
+        # once, not twice.
+        pilot = jax.tree.map(np.array, _slice(dataset, 0, cfg.n_pilot))
+        val = jax.tree.map(np.array, val)
+        source = jax.device_put(dataset, replicated)
+        del dataset
 
     theta_bounds = (np.asarray(prior.lower, float), np.asarray(prior.upper, float))
     model, graphdef, tx, state = _fresh(config, shapes, theta_bounds, local_bounds, k_init)
@@ -522,7 +528,7 @@ def train(
     best["params"] = jax.device_put(best["params"], replicated)
     val_chunks = jax.device_put(_chunks(val, cfg.batch_size), NamedSharding(mesh, P(None, "batch")))
     k_val_loss = jax.random.fold_in(k_val, 1)
-    stored = dataset is not None
+    stored = source is not None
     step_fn, eval_fn = _compiled(
         graphdef,
         cfg,

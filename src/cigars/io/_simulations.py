@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-__all__ = ["SIMULATIONS_FORMAT", "read_simulations", "write_simulations"]
+__all__ = ["SIMULATIONS_FORMAT", "read_simulation_files", "read_simulations", "write_simulations"]
 
 SIMULATIONS_FORMAT = "cigars-simulations-1"
 _FIELDS = ("theta", "locals", "data", "mask", "context")
@@ -122,6 +122,21 @@ def write_simulations(
     return path
 
 
+def _open(path: Path) -> h5py.File:
+    """A complete cigars simulation file, open for reading (ValueError naming it otherwise)."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from None
+    if f.attrs.get("format") != SIMULATIONS_FORMAT or not all(n in f for n in _FIELDS):
+        f.close()
+        raise ValueError(f"{path}: not a cigars simulation file (format {SIMULATIONS_FORMAT})")
+    if not f.attrs.get("complete", False):
+        f.close()
+        raise ValueError(f"{path}: incomplete simulation file")
+    return f
+
+
 def read_simulations(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     """Read stored simulations.
 
@@ -132,18 +147,63 @@ def read_simulations(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     Raises:
         ValueError: naming the file if it is not a complete cigars simulation file.
     """
+    sim, (config,) = read_simulation_files([path])
+    return sim, config
+
+
+def read_simulation_files(
+    paths: Sequence[str | os.PathLike],
+    check: Callable[[Path, dict[str, Any]], None] | None = None,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Read one or several stored simulation files as one set, in the order given.
+
+    Every file is opened and its config passed to ``check`` before any array is read; the
+    arrays are then read straight into one preallocated array per field, so the set occupies
+    memory once (concatenating per-file arrays would need twice its size).
+
+    Args:
+        paths: the files.
+        check: called as ``check(path, config)`` for each file; raise to refuse it.
+
+    Returns:
+        ``(simulation, configs)``: a :class:`~cigars.inference.Simulation` of numpy arrays and
+        each file's recorded config.
+
+    Raises:
+        ValueError: naming the file if one is not a complete cigars simulation file, or if its
+            per-simulation shapes differ from the first file's.
+    """
     from cigars.inference import Simulation
 
-    path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from None
-    with f:
-        if f.attrs.get("format") != SIMULATIONS_FORMAT:
-            raise ValueError(f"{path}: not a cigars simulation file (format {SIMULATIONS_FORMAT})")
-        if not f.attrs.get("complete", False):
-            raise ValueError(f"{path}: incomplete simulation file")
-        config = yaml.safe_load(f.attrs["config"])
-        arrays = {name: f[name][...] for name in _FIELDS}
-    return Simulation(**arrays), config
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("read_simulation_files: no file given")
+    configs, counts, shapes = [], [], {}
+    for path in paths:
+        with _open(path) as f:
+            configs.append(yaml.safe_load(f.attrs["config"]))
+            counts.append(int(f["mask"].shape[0]))
+            for name in _FIELDS:
+                shape, dtype = f[name].shape[1:], f[name].dtype
+                if name not in shapes:
+                    shapes[name] = (shape, dtype, path)
+                elif shapes[name][:2] != (shape, dtype):
+                    raise ValueError(
+                        f"{path}: {name} has shape {shape} ({dtype}) per simulation, but "
+                        f"{shapes[name][2]} has {shapes[name][0]} ({shapes[name][1]}): the files "
+                        "are not simulations of one experiment"
+                    )
+                if f[name].shape[0] != counts[-1]:
+                    raise ValueError(f"{path}: {name} and mask differ in length")
+        if check is not None:
+            check(path, configs[-1])
+    total = sum(counts)
+    arrays = {name: np.empty((total, *shape), dtype) for name, (shape, dtype, _) in shapes.items()}
+    start = 0
+    for path, n in zip(paths, counts, strict=True):
+        with _open(path) as f:
+            for name in _FIELDS:
+                if n and arrays[name].size:
+                    f[name].read_direct(arrays[name], dest_sel=np.s_[start : start + n])
+        start += n
+    return Simulation(**arrays), configs

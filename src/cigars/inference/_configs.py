@@ -80,9 +80,10 @@ class TrainingConfig(Config):
         final_lr_fraction: final learning rate as a fraction of the peak.
         weight_decay: AdamW decoupled weight decay.
         clip_norm: global gradient-norm clip, a guard against rare spikes. Keep it above the
-            norms of typical steps (10-1300 for the shipped configurations): a clip below them
-            rescales every step to the same norm, which weighs each batch by the inverse of its
-            gradient norm and slowed the quick-start training (docs/checks.md, stop 19).
+            norms of most steps (tens to several hundred for the shipped configurations): a
+            clip below them rescales every step to the same norm, which weighs each batch by
+            the inverse of its gradient norm and slowed the quick-start training
+            (docs/checks.md, stop 19).
         local_subsample: objects per survey drawn (without replacement, among valid ones) for
             the local loss each step.
         local_weight: weight of the mean local NLL in the loss.

@@ -24,11 +24,13 @@ was drawn from, and ``D_any`` the noiseless ``chi^2`` to the nearest other bank 
 offset). Where ``P_true`` is ~1 the exact posterior of all five host latents is a point, which
 no continuous density reaches: its 68% interval holds the truth every time, not 68% of the time.
 
-    python benchmarks/photoz_outliers.py REPORT_DIR BANK.h5 [--sigma 0.01] [--config CONFIG]
+    python benchmarks/photoz_outliers.py REPORT_DIR BANK.h5 [--sigma 0.01] [--run RUN_DIR]
 
 prints, over the spec-z-less objects, the quantiles of ``D``, the number with ``D < 20``, ``D``
-for each outlier of the neural posterior mean (|Δz|/(1+z) > 0.15), and the quantiles of
-``D_any`` and ``P_true`` with the neural posterior's 68% coverage of each latent by ``P_true``.
+for each outlier of the neural posterior mean (|Δz|/(1+z) > 0.15), the quantiles of ``D_any``,
+and the number of hosts with ``P_true`` above and below 0.99 with the neural posterior's 68%
+coverage of each latent in both groups. ``RUN_DIR`` (for the cosmology) defaults to the
+report's run.
 """
 
 from __future__ import annotations

@@ -47,33 +47,52 @@ from cigars.experiment import experiment_truth, load_run
 from cigars.hosts import load_bank
 from cigars.survey import cosmology_from_theta
 
+_CHUNK = 256
+
+
+def _by_chunks(fn, n_out: int, *arrays):
+    """``fn`` over chunks of 256 rows of ``arrays``; its ``n_out`` outputs concatenated."""
+    parts = [
+        fn(*(jnp.asarray(a[i : i + _CHUNK]) for a in arrays))
+        for i in range(0, len(arrays[0]), _CHUNK)
+    ]
+    return tuple(
+        np.concatenate([np.asarray(p[k]) for p in parts]) if parts else np.zeros(0)
+        for k in range(n_out)
+    )
+
+
+@jax.jit
+def _far_chi2(m, zm, bank_mags, bank_z, sigma, far):
+    diff = m[:, None, :] - bank_mags[None, :, :]
+    dev = diff - diff.mean(-1, keepdims=True)  # the best common offset removed
+    chi2 = jnp.sum(dev**2, -1) / sigma**2
+    far_z = jnp.abs(bank_z[None, :] - zm[:, None]) / (1 + zm[:, None]) > far
+    return (jnp.min(jnp.where(far_z, chi2, jnp.inf), -1),)
+
+
+@jax.jit
+def _identify(m_true, m_obs, g, model, sigma):
+    own = jnp.arange(model.shape[0])[None, :] == g[:, None]
+    chi2 = jnp.sum((m_true[:, None, :] - model[None]) ** 2, -1) / sigma**2
+    weights = jax.nn.softmax(
+        -0.5 * jnp.sum((m_obs[:, None, :] - model[None]) ** 2, -1) / sigma**2, axis=-1
+    )
+    return jnp.min(jnp.where(own, jnp.inf, chi2), -1), jnp.sum(jnp.where(own, weights, 0), -1)
+
 
 def shape_distance(mags, bank_mags, bank_z, rows, *, sigma: float, far: float = 0.15):
-    """``D`` (module docstring) for the bank galaxies ``rows``, in chunks of 256 rows."""
-    a = jnp.asarray(bank_mags)
-    z = jnp.asarray(bank_z)
-
-    @jax.jit
-    def chunk(m, zm):
-        diff = m[:, None, :] - a[None, :, :]
-        dev = diff - diff.mean(-1, keepdims=True)  # the best common offset removed
-        chi2 = jnp.sum(dev**2, -1) / sigma**2
-        far_z = jnp.abs(z[None, :] - zm[:, None]) / (1 + zm[:, None]) > far
-        return jnp.min(jnp.where(far_z, chi2, jnp.inf), -1)
-
-    out = [
-        np.asarray(chunk(jnp.asarray(mags[i : i + 256]), jnp.asarray(bank_z[rows[i : i + 256]])))
-        for i in range(0, len(rows), 256)
-    ]
-    return np.concatenate(out) if out else np.zeros(0)
+    """``D`` (module docstring) for the bank galaxies ``rows``."""
+    a, z = jnp.asarray(bank_mags), jnp.asarray(bank_z)
+    (d,) = _by_chunks(lambda m, zm: _far_chi2(m, zm, a, z, sigma, far), 1, mags, bank_z[rows])
+    return d
 
 
-def identification(mags, bank_z, member, dist_mod, *, sigma: float, seed: int = 0):
+def identification(mags, member, dist_mod, *, sigma: float, seed: int = 0):
     """``(D_any, P_true)`` (module docstring) of hosts ``member`` of one survey.
 
     Args:
         mags: (n_bank, n_band) bank magnitudes without distance (``abs_mag``).
-        bank_z: (n_bank,) bank redshifts.
         member: (n,) bank index of each host.
         dist_mod: (n_bank,) ``5 log10(D_M / 10 pc)`` of every bank galaxy at the survey's
             cosmology.
@@ -83,31 +102,11 @@ def identification(mags, bank_z, member, dist_mod, *, sigma: float, seed: int = 
     Returns:
         Two (n,) arrays.
     """
-    model = jnp.asarray(mags) + jnp.asarray(dist_mod)[:, None]
-    rows = jnp.arange(model.shape[0])
-    true = np.asarray(model)[member]
+    model = np.asarray(mags) + np.asarray(dist_mod)[:, None]
+    true = model[member]
     observed = true + sigma * np.random.default_rng(seed).standard_normal(true.shape)
-
-    @jax.jit
-    def chunk(m_true, m_obs, g):
-        own = rows[None, :] == g[:, None]
-        chi2 = jnp.sum((m_true[:, None, :] - model[None]) ** 2, -1) / sigma**2
-        weights = jax.nn.softmax(
-            -0.5 * jnp.sum((m_obs[:, None, :] - model[None]) ** 2, -1) / sigma**2, axis=-1
-        )
-        return jnp.min(jnp.where(own, jnp.inf, chi2), -1), jnp.sum(jnp.where(own, weights, 0), -1)
-
-    parts = [
-        chunk(
-            jnp.asarray(true[i : i + 256]),
-            jnp.asarray(observed[i : i + 256]),
-            jnp.asarray(member[i : i + 256]),
-        )
-        for i in range(0, len(member), 256)
-    ]
-    if not parts:
-        return np.zeros(0), np.zeros(0)
-    return tuple(np.concatenate([np.asarray(p[k]) for p in parts]) for k in range(2))
+    model = jnp.asarray(model)
+    return _by_chunks(lambda t, o, g: _identify(t, o, g, model, sigma), 2, true, observed, member)
 
 
 def main(argv=None) -> int:
@@ -155,7 +154,7 @@ def main(argv=None) -> int:
         cosmo = cosmology_from_theta(theta, model, exp.cosmology.Tcmb0, exp.cosmology.Neff)
         dist_mod = 5 * np.log10(np.asarray(transverse_comoving_distance(cosmo, bank_z))) + 25
         d_any[idx], p_true[idx] = identification(
-            mags, bank_z, member[idx], dist_mod, sigma=args.sigma, seed=int(s)
+            mags, member[idx], dist_mod, sigma=args.sigma, seed=int(s)
         )
     q = np.percentile(d_any[photo], [1, 5, 50])
     print(

@@ -158,6 +158,9 @@ class ValidationDraws:
             )
 
 
+_WIDTH_GROUPS = 4  # per-object coverage by quartile of posterior sd
+
+
 def _param_section(values: Mapping[str, np.ndarray], names: Sequence[str]) -> dict:
     """``{name: {key: value[j]}}`` from ``{key: array (d,)}``."""
     return {n: {k: v[j] for k, v in values.items()} for j, n in enumerate(names)}
@@ -259,8 +262,8 @@ def diagnose(
         )
         coverage["n_objects"] = m
         coverage["tolerance_locals"] = tol_m
-        if m >= 4:
-            by_width = coverage_by_width(draws.local_ranks, L, draws.local_sd)
+        if m >= _WIDTH_GROUPS:
+            by_width = coverage_by_width(draws.local_ranks, L, draws.local_sd, _WIDTH_GROUPS)
             coverage["locals_by_width"] = {
                 "groups": "quartiles of each parameter's posterior sd, narrowest first "
                 "(informative: a miscalibration that only sharp or only broad posteriors carry)",

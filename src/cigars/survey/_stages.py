@@ -117,29 +117,41 @@ def _draw_rows(keys: Key, distribution: Any, n: int) -> Float[Array, "k n"]:
     return jax.lax.scan(row, None, keys)[1]
 
 
+def _first_slot(host_index: Int[Array, " n_sn"], n_host: int) -> Int[Array, " n_sn"]:
+    """For every slot, the first slot with the same host (a scatter-min over the bank)."""
+    n_sn = host_index.shape[0]
+    slots = jnp.arange(n_sn, dtype=jnp.int32)
+    first = jnp.full((n_host,), n_sn, jnp.int32).at[host_index].min(slots, mode="drop")
+    return first[host_index]
+
+
 def per_host_sample(
     key: Key, host_index: Int[Array, " n_sn"], distribution: Any, n_host: int | None = None
 ) -> Float[Array, " n_sn"]:
     """Draws of a scalar distribution shared by the slots with the same host, for every slot.
 
-    Two equivalent ways, chosen by the static sizes: with ``n_host`` given and no larger than
-    the number of slots, one draw per bank galaxy, gathered at the slots' hosts (the cheaper
-    way for large surveys); otherwise one draw per slot from the key folded with its host
-    index (cost independent of the bank size). Either way the values are independent between
-    hosts and identical for slots with the same host.
+    Three equivalent ways, chosen by the static sizes. With ``n_host`` given: one draw per
+    bank galaxy gathered at the slots' hosts if the bank is no larger than the number of
+    slots, else one i.i.d. draw per slot, each slot taking the draw of the first slot with
+    its host (:func:`_first_slot`). With ``n_host`` ``None``: one draw per slot from the key
+    folded with its host index (two hashes per number, but no bank-sized work). Either way
+    the values are independent between hosts and identical for slots with the same host.
 
     Args:
         key: PRNG key.
         host_index: (n_sn,) bank indices in [0, n_host).
         distribution: a numpyro distribution with scalar batch and event shape.
-        n_host: number of bank galaxies (static), or ``None`` (always per slot).
+        n_host: number of bank galaxies (static), or ``None``.
 
     Returns:
         (n_sn,) draws.
     """
-    if n_host is not None and n_host <= host_index.shape[0]:
+    n_sn = host_index.shape[0]
+    if n_host is None:
+        return jax.vmap(lambda i: distribution.sample(jax.random.fold_in(key, i)))(host_index)
+    if n_host <= n_sn:
         return _draw_rows(key[None], distribution, n_host)[0, host_index]
-    return jax.vmap(lambda i: distribution.sample(jax.random.fold_in(key, i)))(host_index)
+    return _draw_rows(key[None], distribution, n_sn)[0, _first_slot(host_index, n_host)]
 
 
 def per_host_standard_normal(
@@ -147,11 +159,11 @@ def per_host_standard_normal(
 ) -> Float[Array, "n_sn n"]:
     """Standard-normal draws that depend only on the host index (shared by SNe in one host).
 
-    Column j comes from the j-th subkey as in :func:`per_host_sample` (per galaxy when
-    ``n_host`` is given and no larger than the number of slots, else per slot), each column
-    computed as a 1-d array inside a ``lax.scan``: fused straight into an (n_sn, n) result
-    with a short minor axis, XLA's CPU loops do not vectorise and the normal transform runs
-    several times slower.
+    Column j comes from the j-th subkey as in :func:`per_host_sample` (per galaxy, per slot
+    shared through the first slot, or per slot from folded keys), each column computed as a
+    1-d array inside a ``lax.scan``: fused straight into an (n_sn, n) result with a short
+    minor axis, XLA's CPU loops do not vectorise and the normal transform runs several times
+    slower.
 
     Args:
         key: PRNG key.
@@ -166,13 +178,16 @@ def per_host_standard_normal(
     dtype = jnp.result_type(float) if dtype is None else dtype
     standard = dist.Normal(jnp.zeros((), dtype), 1.0)
     keys = jax.random.split(key, n)
-    if n_host is not None and n_host <= host_index.shape[0]:
+    n_sn = host_index.shape[0]
+    if n_host is None:
+
+        def column(carry, k):
+            return carry, per_host_sample(k, host_index, standard)
+
+        return jax.lax.scan(column, None, keys)[1].T
+    if n_host <= n_sn:
         return _draw_rows(keys, standard, n_host)[:, host_index].T
-
-    def column(carry, k):
-        return carry, per_host_sample(k, host_index, standard)
-
-    return jax.lax.scan(column, None, keys)[1].T
+    return _draw_rows(keys, standard, n_sn)[:, _first_slot(host_index, n_host)].T
 
 
 class ComputeDistances(AbstractStage):
@@ -398,7 +413,10 @@ class DetectHosts(AbstractStage):
             raise ValueError("DetectHosts: a ComputeDistances stage must run first")
         coef = self.dm_coefficients(catalogue.distances)
         dm = self.z * clenshaw(coef, self.t)
-        detected = dm < self.dm_limit_mpc
+        # A ratio, not dm < limit: XLA:CPU fuses cheap elementwise producers into consumers
+        # that broadcast them, which re-evaluated the Clenshaw sum for every SFH bin of the
+        # (n_bin, n_host) rates; a divide is "expensive", so the flags are materialised once.
+        detected = dm / self.dm_limit_mpc < 1.0
         violated = catalogue.prune_violated
         if self.check_z is not None:
             dm_check = tabulated_transverse_comoving_distance(catalogue.distances, self.check_z)

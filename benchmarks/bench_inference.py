@@ -149,7 +149,7 @@ def run(
         theta, local = draw(0)
         first_s = time.perf_counter() - t0
         calls = iter(range(1, 100))
-        repeats = 1 if quick or n > 8000 else 3
+        repeats = 1 if quick else 3
         med, best, (theta, local) = timed(lambda c=calls, d=draw: d(next(c)), repeats)
         ok = bool(np.all(np.isfinite(np.asarray(theta)))) and bool(
             np.all(np.isfinite(np.asarray(local)))

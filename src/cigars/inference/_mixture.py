@@ -173,6 +173,9 @@ class LinearThetaMixture(nnx.Module):
         means = p.means + p.shift(t)[..., None, :]
         means = jnp.broadcast_to(means, idx.shape + means.shape[-2:])
         mean = jnp.take_along_axis(means, idx[..., None, None], -2)[..., 0, :]
-        scale = jnp.broadcast_to(p.scale_tril, idx.shape + p.scale_tril.shape[-3:])
+        # A zero last column, so the product reads the whole noise vector: a slice of it
+        # would make XLA:CPU generate the noise a second time for this consumer.
+        scale = jnp.concatenate([p.scale_tril, jnp.zeros_like(p.scale_tril[..., :1])], -1)
+        scale = jnp.broadcast_to(scale, idx.shape + scale.shape[-3:])
         scale = jnp.take_along_axis(scale, idx[..., None, None, None], -3)[..., 0, :, :]
-        return mean + jnp.einsum("...ij,...j->...i", scale, noise[..., :-1])
+        return mean + jnp.einsum("...ij,...j->...i", scale, noise)

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from cigars._prng import rekey
 from cigars._types import Array, Bool, Float, Key
 from cigars.inference._bijections import SupportTransform
 from cigars.inference._configs import EstimatorConfig
@@ -559,8 +560,11 @@ class HierarchicalNPE(nnx.Module):
             ctx = (e_act, zt[None, :], s[None, :], c_act)
             return self.z_to_local(self.local_flow.from_base(z, ctx))
 
-        keys = jax.random.split(k_l, num_samples)
+        # Philox, not the caller's threefry: two hashes per object and draw, the largest cost of
+        # a large survey's draws on CPU (see cigars._prng).
+        keys = jax.random.split(rekey(k_l, "philox4x32"), num_samples)
         local = jax.lax.map(one, (z_theta, keys), batch_size=max(1, min(chunk_size, num_samples)))
-        local = jnp.where(mask[order][None, :, None], local, jnp.nan)
-        full = jnp.full((num_samples, n_max, self.n_local), jnp.nan, local.dtype)
-        return theta, full.at[:, order].set(local)
+        # Back to the slots by one gather (each valid slot's position in ``order``), not a
+        # scatter into a NaN-filled array: one pass over the (S, n_max, n_local) result.
+        position = jnp.zeros(n_max, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
+        return theta, jnp.where(mask[None, :, None], local[:, position], jnp.nan)

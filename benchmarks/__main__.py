@@ -431,8 +431,8 @@ def markdown(results: dict[str, Any]) -> str:
             lines += [
                 f"Bank: {s['bank']}, {s['galaxies_per_simulation']} galaxies per simulation "
                 f"after pruning (prune_dm_ratio {s['prune_dm_ratio']}); {s['dtype']}; logistic "
-                f"selection; n_max = {s['n_max_rule']}; median of {s['repeats']} surveys after "
-                "compilation. Floor = bytes of the bank one survey must read (whole-bank "
+                f"selection; n_max = {s['n_max_rule']}; median of at least {s['repeats']} "
+                "surveys after compilation (about 1 s of them, at most 50: column `runs`). Floor = bytes of the bank one survey must read (whole-bank "
                 "detection and SFH-bin columns, plus each slot's host row) / copy bandwidth.",
                 "",
             ]
@@ -443,7 +443,9 @@ def markdown(results: dict[str, Any]) -> str:
                     ("n_detected", "detected"),
                     ("n_max", "n_max"),
                     ("compile_s", "compile [s]"),
+                    ("repeats", "runs"),
                     ("ms", "ms / survey"),
+                    ("ms_min", "min [ms]"),
                     ("surveys_per_s", "surveys / s"),
                     ("numpy_fast_ms", "NumPy same-shortcuts [ms]"),
                     ("ratio_numpy_fast", "ratio"),

@@ -66,7 +66,7 @@ def build_simulator(
     host_noise: AbstractHostNoise,
     spectroscopy: AbstractSpectroscopy | None = None,
     sigma_z: float = 1e-4,
-    block_size: int = 32,
+    block_size: int = 64,
     cosmology: CosmologyConfig | None = None,
 ) -> Simulator:
     """The full CIGaRS simulator over a galaxy bank.

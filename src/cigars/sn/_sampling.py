@@ -14,9 +14,12 @@ vectorised over blocks); the block totals form the next level, and so on until a
 values remain. A sample descends the
 tree with one uniform variate per level, choosing a child with probability proportional to
 its total (a bisection over the child's B running sums). Every running sum has at most B
-terms, so rounding perturbs probabilities by a relative ~ B eps (~2e-6 for B = 32 in float32),
+terms, so rounding perturbs probabilities by a relative ~ B eps (~4e-6 for B = 64 in float32),
 and because running sums are built by sequential addition, outcomes of zero weight (and
-blocks of zero total) are never drawn.
+blocks of zero total) are never drawn. The default B = 64 was the fastest of 16, 32, 64 and 128
+on a 2-core CPU (181,520 weights alone: 1.0 ms for 6,395 draws and 15 ms for 633,226, against 1.6
+and 26 ms with B = 32; one level fewer, for one more bisection step per level). Inside a whole
+simulated survey the gain shows only for the largest (67 against 82 ms median at 633,226 slots).
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def _below(total: Array, u: Array) -> Array:
 
 
 def sample_categorical_blocked(
-    key: Key, weights: Float[Array, " n"], n_samples: int, block_size: int = 32
+    key: Key, weights: Float[Array, " n"], n_samples: int, block_size: int = 64
 ) -> Int[Array, " n_samples"]:
     r"""Draw ``n_samples`` i.i.d. indices with :math:`P(k) = w_k / \sum_j w_j`.
 
@@ -120,7 +123,7 @@ def sample_categorical_blocked(
 
 
 def sample_categorical_columns(
-    key: Key, weights: Float[Array, "k m"], n_samples: int, block_size: int = 32
+    key: Key, weights: Float[Array, "k m"], n_samples: int, block_size: int = 64
 ) -> tuple[Int[Array, " n_samples"], Int[Array, " n_samples"]]:
     r"""Draw ``n_samples`` i.i.d. pairs (j, c) with :math:`P(j, c) = w_{jc} / \sum w`.
 

@@ -112,7 +112,7 @@ class AssignSupernovae(AbstractStage):
     prepared: PreparedBins
     active_bins: tuple[int, ...] = struct.field(pytree_node=False)
     kappa: float = struct.field(pytree_node=False, default=1.0)
-    block_size: int = struct.field(pytree_node=False, default=32)
+    block_size: int = struct.field(pytree_node=False, default=64)
 
     def __post_init__(self):
         if not self.kappa > 0:
@@ -122,7 +122,7 @@ class AssignSupernovae(AbstractStage):
 
     @classmethod
     def from_hosts(
-        cls, dtd: AbstractDTD, hosts: HostTable, kappa: float, block_size: int = 32
+        cls, dtd: AbstractDTD, hosts: HostTable, kappa: float, block_size: int = 64
     ) -> AssignSupernovae:
         """Prepare the bank's bins for ``dtd`` and build the stage.
 

@@ -1,6 +1,6 @@
 """Run the benchmarks in one process and record them: ``python -m benchmarks [--quick]``.
 
-``make bench`` (about 20-30 minutes on a 2-core CPU) and ``make bench-quick`` (a few minutes)
+``make bench`` (about 16 minutes on a 2-core CPU) and ``make bench-quick`` (a few minutes)
 write ``benchmarks/RESULTS.md`` (machine, device, versions, one section per benchmark, the
 issue's targets) and ``benchmarks/results.json`` (every number). Sections, in order:
 

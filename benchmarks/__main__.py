@@ -432,7 +432,8 @@ def markdown(results: dict[str, Any]) -> str:
                 f"Bank: {s['bank']}, {s['galaxies_per_simulation']} galaxies per simulation "
                 f"after pruning (prune_dm_ratio {s['prune_dm_ratio']}); {s['dtype']}; logistic "
                 f"selection; n_max = {s['n_max_rule']}; median of at least {s['repeats']} "
-                "surveys after compilation (about 1 s of them, at most 50: column `runs`). "
+                "surveys after compilation and half as many untimed ones (about 1 s of them, at "
+                "most 50: column `runs`). "
                 "Floor = bytes of the bank one survey must read (whole-bank "
                 "detection and SFH-bin columns, plus each slot's host row) / copy bandwidth.",
                 "",

@@ -1,0 +1,105 @@
+"""Where a compiled program spends its time: XLA's fusions, from a ``jax.profiler`` trace.
+
+How stop 20 found work done several times over (``docs/checks.md``, speed section): a fusion
+that takes much longer than its output size suggests, or that takes the inputs of another
+(e.g. the random-number state), is recomputing a producer XLA fused into it.
+
+Usage::
+
+    python benchmarks/profile_fusions.py simulator [--target 16000] [--top 30]
+    python benchmarks/profile_fusions.py inference [--top 30]
+
+``simulator``: one survey of the toy 10^6-galaxy bank at the target number of detected SNe (as
+``bench_simulator.py``); ``inference``: 1,000 joint draws for its 16k survey (as
+``bench_inference.py``). Prints the mean time per call of the slowest trace events over
+``--repeats`` calls (after compilation and two warm-up calls), the executor's own events
+included, and with ``--hlo FILE`` writes the compiled program's HLO, where each fusion's
+``calls=`` computation shows what it evaluates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gzip
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import jax
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def fusion_times(fn, repeats: int) -> list[tuple[str, float, float]]:
+    """``(event name, ms per call, occurrences per call)`` of ``fn()``'s trace, slowest first."""
+    for _ in range(2):
+        jax.block_until_ready(fn())
+    with tempfile.TemporaryDirectory() as tmp:
+        with jax.profiler.trace(tmp):
+            for _ in range(repeats):
+                jax.block_until_ready(fn())
+        trace = next(Path(tmp).rglob("*.trace.json.gz"))
+        events = json.loads(gzip.decompress(trace.read_bytes()))["traceEvents"]
+    total, count = collections.defaultdict(float), collections.Counter()
+    for e in events:
+        if e.get("ph") == "X" and not e["name"].startswith("$"):  # "$": Python frames
+            total[e["name"]] += e["dur"]
+            count[e["name"]] += 1
+    rows = [(k, v / repeats / 1e3, count[k] / repeats) for k, v in total.items()]
+    return sorted(rows, key=lambda r: -r[1])
+
+
+def _simulator(target: int):
+    import jax.numpy as jnp
+
+    from benchmarks.bench_simulator import build, load_hosts, run
+    from cigars.simulate import Theta
+    from cigars.simulate._simulator import _as_theta, _simulate
+
+    hosts, _ = load_hosts(None, 1_000_000)
+    size = run(hosts, targets=[target], repeats=1, numpy=False, verbose=False)["sizes"][0]
+    sim = build(hosts, size["counts"], size["n_max"], 0.7)  # the survey the benchmark times
+    theta = _as_theta(jax.tree_util.tree_map(jnp.float32, Theta()))
+    compiled = _simulate.lower(sim, jax.random.key(1), theta).compile()
+    return (lambda: compiled(sim, jax.random.key(2), theta)), compiled
+
+
+def _inference():
+    from flax import nnx
+
+    from benchmarks.bench_inference import NUM_SAMPLES, chunk_for, estimator_for, survey_arrays
+    from benchmarks.bench_simulator import load_hosts, run
+    from cigars.inference._posterior import _sample, active_slots
+
+    hosts, _ = load_hosts(None, 1_000_000)
+    cat = run(hosts, targets=[16000], repeats=1, numpy=False, verbose=False)["catalogues"][16000]
+    model, _ = estimator_for(hosts)
+    data, mask, context = survey_arrays(cat)
+    n = int(mask.size)
+    graphdef, state = nnx.split(model)
+    args = (graphdef, state, jax.random.key(0), data, mask, context)
+    static = (NUM_SAMPLES, chunk_for(n), active_slots(n, n))
+    compiled = _sample.lower(*args, *static).compile()
+    return (lambda: compiled(*args[1:])), compiled
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("program", choices=["simulator", "inference"])
+    parser.add_argument("--target", type=int, default=16000, help="detected SNe (simulator)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--hlo", type=Path, help="write the compiled program's HLO here")
+    args = parser.parse_args(argv)
+    fn, compiled = _simulator(args.target) if args.program == "simulator" else _inference()
+    for name, ms, per_call in fusion_times(fn, args.repeats)[: args.top]:
+        print(f"{ms:9.3f} ms {per_call:6.1f}x  {name[:90]}")
+    if args.hlo:
+        args.hlo.write_text(compiled.as_text())
+        print(f"wrote {args.hlo}")
+
+
+if __name__ == "__main__":
+    main()

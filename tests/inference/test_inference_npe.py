@@ -365,6 +365,13 @@ def test_local_draws_do_not_depend_on_how_many_slots_the_flows_run_on(key, local
     np.testing.assert_allclose(theta, full[0], rtol=1e-6)
     np.testing.assert_allclose(local, full[1], rtol=1e-5, atol=1e-6, equal_nan=True)
     assert np.isfinite(np.asarray(local)[:, np.asarray(mask)]).all()
+    # Too few slots (3 for 5 valid objects): the objects left out are NaN, not another's draws.
+    _, short = nnx.jit(lambda m: m.sample(jax.random.key(2), data, mask, context, 50, n_active=3))(
+        model
+    )
+    short = np.asarray(short)
+    np.testing.assert_allclose(short[:, [3, 7, 8]], full[1][:, [3, 7, 8]], rtol=1e-5, atol=1e-6)
+    assert np.isnan(short[:, [21, 39]]).all()
 
 
 def test_active_slots_hold_every_valid_object_with_little_padding():

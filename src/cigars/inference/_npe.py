@@ -564,7 +564,8 @@ class HierarchicalNPE(nnx.Module):
         # a large survey's draws on CPU (see cigars._prng).
         keys = jax.random.split(rekey(k_l, "philox4x32"), num_samples)
         local = jax.lax.map(one, (z_theta, keys), batch_size=max(1, min(chunk_size, num_samples)))
-        # Back to the slots by one gather (each valid slot's position in ``order``), not a
-        # scatter into a NaN-filled array: one pass over the (S, n_max, n_local) result.
-        position = jnp.zeros(n_max, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
-        return theta, jnp.where(mask[None, :, None], local[:, position], jnp.nan)
+        # Back to the slots by one gather (each slot's position in ``order``, -1 if absent), not
+        # a scatter into a NaN-filled array: one pass over the (S, n_max, n_local) result.
+        position = jnp.full(n_max, -1, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
+        drawn = (mask & (position >= 0))[None, :, None]
+        return theta, jnp.where(drawn, local[:, jnp.maximum(position, 0)], jnp.nan)

@@ -23,7 +23,7 @@ def chi2_pvalue(counts, probs):
 sample = jax.jit(sample_categorical_blocked, static_argnums=(2, 3))
 
 
-@pytest.mark.parametrize("n,block", [(1000, 32), (777, 8), (5, 32), (40000, 32)])
+@pytest.mark.parametrize("n,block", [(1000, 32), (777, 8), (5, 32), (40000, 32), (40000, 64)])
 def test_frequencies_match_weights(n, block):
     rng = np.random.default_rng(n)
     w = rng.lognormal(0.0, 1.5, n)

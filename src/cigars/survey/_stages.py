@@ -125,17 +125,39 @@ def _first_slot(host_index: Int[Array, " n_sn"], n_host: int) -> Int[Array, " n_
     return first[host_index]
 
 
+def _per_host_rows(
+    keys: Key, distribution: Any, host_index: Int[Array, " n_sn"], n_host: int | None
+) -> Float[Array, "k n_sn"]:
+    """(k, n_sn) draws shared by the slots with the same host, row i with ``keys[i]``.
+
+    Three equivalent ways, chosen by the static sizes. With ``n_host`` given: one draw per bank
+    galaxy gathered at the slots' hosts if the bank is no larger than the number of slots, else
+    one i.i.d. draw per slot, each slot taking the draw of the first slot with its host
+    (:func:`_first_slot`). With ``n_host`` ``None``: one draw per slot from the key folded with
+    its host index (two hashes per number, but no bank-sized work). Either way the values are
+    independent between hosts and identical for slots with the same host.
+    """
+    n_sn = host_index.shape[0]
+    if n_host is None:
+
+        def row(carry, k):
+            fold = jax.vmap(lambda i: distribution.sample(jax.random.fold_in(k, i)))
+            return carry, fold(host_index)
+
+        return jax.lax.scan(row, None, keys)[1]
+    if n_host <= n_sn:
+        return _draw_rows(keys, distribution, n_host)[:, host_index]
+    return _draw_rows(keys, distribution, n_sn)[:, _first_slot(host_index, n_host)]
+
+
 def per_host_sample(
     key: Key, host_index: Int[Array, " n_sn"], distribution: Any, n_host: int | None = None
 ) -> Float[Array, " n_sn"]:
     """Draws of a scalar distribution shared by the slots with the same host, for every slot.
 
-    Three equivalent ways, chosen by the static sizes. With ``n_host`` given: one draw per
-    bank galaxy gathered at the slots' hosts if the bank is no larger than the number of
-    slots, else one i.i.d. draw per slot, each slot taking the draw of the first slot with
-    its host (:func:`_first_slot`). With ``n_host`` ``None``: one draw per slot from the key
-    folded with its host index (two hashes per number, but no bank-sized work). Either way
-    the values are independent between hosts and identical for slots with the same host.
+    Per bank galaxy, per slot shared through each host's first slot, or per slot from folded
+    keys, chosen by the static sizes (:func:`_per_host_rows`); either way the values are
+    independent between hosts and identical for slots with the same host.
 
     Args:
         key: PRNG key.
@@ -146,12 +168,7 @@ def per_host_sample(
     Returns:
         (n_sn,) draws.
     """
-    n_sn = host_index.shape[0]
-    if n_host is None:
-        return jax.vmap(lambda i: distribution.sample(jax.random.fold_in(key, i)))(host_index)
-    if n_host <= n_sn:
-        return _draw_rows(key[None], distribution, n_host)[0, host_index]
-    return _draw_rows(key[None], distribution, n_sn)[0, _first_slot(host_index, n_host)]
+    return _per_host_rows(key[None], distribution, host_index, n_host)[0]
 
 
 def per_host_standard_normal(
@@ -159,9 +176,8 @@ def per_host_standard_normal(
 ) -> Float[Array, "n_sn n"]:
     """Standard-normal draws that depend only on the host index (shared by SNe in one host).
 
-    Column j comes from the j-th subkey as in :func:`per_host_sample` (per galaxy, per slot
-    shared through the first slot, or per slot from folded keys), each column computed as a
-    1-d array inside a ``lax.scan``: fused straight into an (n_sn, n) result with a short
+    Column j comes from the j-th subkey as in :func:`per_host_sample`, each column computed as
+    a 1-d array inside a ``lax.scan``: fused straight into an (n_sn, n) result with a short
     minor axis, XLA's CPU loops do not vectorise and the normal transform runs several times
     slower.
 
@@ -177,17 +193,7 @@ def per_host_standard_normal(
     """
     dtype = jnp.result_type(float) if dtype is None else dtype
     standard = dist.Normal(jnp.zeros((), dtype), 1.0)
-    keys = jax.random.split(key, n)
-    n_sn = host_index.shape[0]
-    if n_host is None:
-
-        def column(carry, k):
-            return carry, per_host_sample(k, host_index, standard)
-
-        return jax.lax.scan(column, None, keys)[1].T
-    if n_host <= n_sn:
-        return _draw_rows(keys, standard, n_host)[:, host_index].T
-    return _draw_rows(keys, standard, n_sn)[:, _first_slot(host_index, n_host)].T
+    return _per_host_rows(jax.random.split(key, n), standard, host_index, n_host).T
 
 
 class ComputeDistances(AbstractStage):

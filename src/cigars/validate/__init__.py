@@ -5,8 +5,8 @@ Pure functions over posterior draws and true values (numpy):
 * simulation-based calibration (Talts et al. 2018): :func:`sbc_ranks`, :func:`rank_uniformity`
   (chi-square and Kolmogorov-Smirnov p-values against the discrete uniform);
 * expected coverage of central 1-D credible intervals: :func:`central_coverage`,
-  :func:`coverage_deviation`, :func:`coverage_tolerance`; per group of posterior width:
-  :func:`coverage_by_width`;
+  :func:`coverage_deviation`, :func:`coverage_tolerance`, the three together:
+  :func:`coverage_summary`; per group of posterior width: :func:`coverage_by_width`;
 * TARP expected coverage of the joint posterior (Lemos et al. 2023): :func:`tarp_coverage`;
 * posterior-mean recovery and z-scores: :func:`posterior_recovery`, :func:`recovery_summary`;
 * photo-z metrics (bias, sigma_NMAD, outlier fractions): :func:`photoz_metrics`,
@@ -21,6 +21,7 @@ from cigars.validate._coverage import (
     central_coverage,
     coverage_by_width,
     coverage_deviation,
+    coverage_summary,
     coverage_tolerance,
     credibility_levels,
     tarp_coverage,
@@ -54,6 +55,7 @@ __all__ = [
     "coverage_by_width",
     "collect_draws",
     "coverage_deviation",
+    "coverage_summary",
     "coverage_tolerance",
     "credibility_levels",
     "default_rank_bins",

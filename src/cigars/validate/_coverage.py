@@ -9,6 +9,7 @@ __all__ = [
     "central_coverage",
     "coverage_by_width",
     "coverage_deviation",
+    "coverage_summary",
     "coverage_tolerance",
     "credibility_levels",
     "tarp_coverage",
@@ -61,6 +62,25 @@ def central_coverage(
     return np.mean(_cell_fraction(ranks[None], num_samples, (1 - a) / 2, (1 + a) / 2), axis=1)
 
 
+def coverage_summary(
+    ranks: np.ndarray, num_samples: int, levels: np.ndarray
+) -> dict[str, np.ndarray]:
+    """A coverage curve on ``levels`` with its coverage at 68% and 95% and largest deviation.
+
+    Returns:
+        ``coverage_68``, ``coverage_95``, ``max_deviation`` ``(d,)`` and ``curve``
+        ``(d, n_levels)`` (one row per column of ``ranks``).
+    """
+    curve = central_coverage(ranks, num_samples, levels)
+    at = central_coverage(ranks, num_samples, np.array([0.68, 0.95]))
+    return {
+        "coverage_68": at[0],
+        "coverage_95": at[1],
+        "max_deviation": coverage_deviation(levels, curve),
+        "curve": curve.T,
+    }
+
+
 def coverage_by_width(
     ranks: np.ndarray, num_samples: int, widths: np.ndarray, n_groups: int = 4
 ) -> dict[str, np.ndarray]:
@@ -101,10 +121,11 @@ def coverage_by_width(
     groups = np.array_split(np.arange(m), n_groups)
     out = {k: np.zeros((n_groups, d)) for k in ("coverage_68", "coverage_95", "max_deviation")}
     for g, idx in enumerate(groups):
-        r = np.take_along_axis(ranks, order[idx], axis=0)
-        at = central_coverage(r, num_samples, np.array([0.68, 0.95]))
-        out["coverage_68"][g], out["coverage_95"][g] = at
-        out["max_deviation"][g] = coverage_deviation(levels, central_coverage(r, num_samples))
+        summary = coverage_summary(
+            np.take_along_axis(ranks, order[idx], axis=0), num_samples, levels
+        )
+        for k in out:
+            out[k][g] = summary[k]
     out["width_edges"] = np.quantile(widths, np.linspace(0.0, 1.0, n_groups + 1), axis=0)
     out["n"] = np.array([len(idx) for idx in groups])
     return out

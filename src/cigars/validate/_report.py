@@ -18,9 +18,9 @@ from typing import Any, Literal
 import numpy as np
 
 from cigars.validate._coverage import (
-    central_coverage,
     coverage_by_width,
     coverage_deviation,
+    coverage_summary,
     coverage_tolerance,
     credibility_levels,
     tarp_coverage,
@@ -235,16 +235,12 @@ def diagnose(
 
     # Expected coverage of central intervals.
     tol_n = coverage_tolerance(n, th.coverage, th.band_p)
-    cov = central_coverage(ranks, L, levels)
-    dev = coverage_deviation(levels, cov)
-    at = central_coverage(ranks, L, np.array([0.68, 0.95]))
+    gcov = coverage_summary(ranks, L, levels)
+    dev = gcov["max_deviation"]
     coverage = {
         "interval": "central (equal-tailed) 1-D credible intervals",
         "levels": levels,
-        "globals": _param_section(
-            {"coverage_68": at[0], "coverage_95": at[1], "max_deviation": dev, "curve": cov.T},
-            draws.names,
-        ),
+        "globals": _param_section(gcov, draws.names),
         "tolerance_globals": tol_n,
     }
     for j, name in enumerate(draws.names):
@@ -253,13 +249,9 @@ def diagnose(
         )
     if draws.local_names and m:
         tol_m = coverage_tolerance(m, th.coverage, th.band_p)
-        lcov = central_coverage(draws.local_ranks, L, levels)
-        ldev = coverage_deviation(levels, lcov)
-        lat = central_coverage(draws.local_ranks, L, np.array([0.68, 0.95]))
-        coverage["locals_pooled"] = _param_section(
-            {"coverage_68": lat[0], "coverage_95": lat[1], "max_deviation": ldev, "curve": lcov.T},
-            draws.local_names,
-        )
+        lcov = coverage_summary(draws.local_ranks, L, levels)
+        ldev = lcov["max_deviation"]
+        coverage["locals_pooled"] = _param_section(lcov, draws.local_names)
         coverage["n_objects"] = m
         coverage["tolerance_locals"] = tol_m
         if m >= _WIDTH_GROUPS:

@@ -82,6 +82,25 @@ def build(hosts, counts: float, n_max: int, prune: float):
     return cfg.build(hosts)
 
 
+def pilot(hosts, prune: float, theta):
+    """The pilot survey at ``counts`` = 1000 that sizes the benchmark's surveys.
+
+    Returns:
+        ``(simulator, catalogue)``.
+    """
+    sim = build(hosts, 1000.0, 20 * hosts.n_host // 1000 + 1000, prune)
+    _, cat = jax.block_until_ready(_simulate(sim, jax.random.key(0), theta))
+    return sim, cat
+
+
+def survey_size(pilot_catalogue, target: int) -> tuple[float, int]:
+    """``(counts, n_max)`` of a survey of about ``target`` detected SNe, from the pilot."""
+    det_per_count = int(pilot_catalogue.n_detected) / 1000.0
+    tot_per_count = int(pilot_catalogue.n_sn_total) / 1000.0
+    counts = target / det_per_count
+    return counts, int(1.25 * tot_per_count * counts) + 64
+
+
 def survey_read_bytes(sim) -> dict[str, int]:
     """Bytes of the bank one survey must read: the whole-bank columns and the slots' host rows.
 
@@ -145,11 +164,8 @@ def run(
     memory = memory or PeakMemory()
     say = print if verbose else (lambda *a, **k: None)
     theta = _as_theta(jax.tree_util.tree_map(jnp.float32, Theta()))
-    pilot = build(hosts, 1000.0, 20 * hosts.n_host // 1000 + 1000, prune)
-    _, cat = jax.block_until_ready(_simulate(pilot, jax.random.key(0), theta))
-    det_per_count = int(cat.n_detected) / 1000.0
-    tot_per_count = int(cat.n_sn_total) / 1000.0
-    galaxies = next(s for s in pilot.stages if isinstance(s, AssignSupernovae)).hosts.n_host
+    pilot_sim, pilot_cat = pilot(hosts, prune, theta)
+    galaxies = next(s for s in pilot_sim.stages if isinstance(s, AssignSupernovae)).hosts.n_host
     settings = {
         "n_host": hosts.n_host,
         "galaxies_per_simulation": galaxies,
@@ -161,7 +177,7 @@ def run(
     }
     say(
         f"bank: {hosts.n_host} galaxies ({galaxies} after pruning); pilot (counts=1000): "
-        f"{int(cat.n_detected)} detected of {int(cat.n_sn_total)} SNe"
+        f"{int(pilot_cat.n_detected)} detected of {int(pilot_cat.n_sn_total)} SNe"
     )
     say(
         f"{'target':>7} {'n_max':>7} {'N_det':>7} {'compile':>7} {'ms':>8} {'min':>8} "
@@ -172,8 +188,7 @@ def run(
         memory.reset()
         rss_start = memory.current()
         load_start = load()
-        counts = target / det_per_count
-        n_max = int(1.25 * tot_per_count * counts) + 64
+        counts, n_max = survey_size(pilot_cat, target)
         sim = build(hosts, counts, n_max, prune)
         t0 = time.perf_counter()
         compiled = _simulate.lower(sim, jax.random.key(1), theta).compile()

@@ -51,17 +51,24 @@ def fusion_times(fn, repeats: int) -> list[tuple[str, float, float]]:
     return sorted(rows, key=lambda r: -r[1])
 
 
-def _simulator(target: int):
+def _survey(target: int):
+    """The toy bank, the benchmark's simulator for ``target`` detected SNe, and its parameters."""
     import jax.numpy as jnp
 
-    from benchmarks.bench_simulator import build, load_hosts, run
+    from benchmarks.bench_simulator import build, load_hosts, pilot, survey_size
     from cigars.simulate import Theta
-    from cigars.simulate._simulator import _as_theta, _simulate
+    from cigars.simulate._simulator import _as_theta
 
     hosts, _ = load_hosts(None, 1_000_000)
-    size = run(hosts, targets=[target], repeats=1, numpy=False, verbose=False)["sizes"][0]
-    sim = build(hosts, size["counts"], size["n_max"], 0.7)  # the survey the benchmark times
     theta = _as_theta(jax.tree_util.tree_map(jnp.float32, Theta()))
+    counts, n_max = survey_size(pilot(hosts, 0.7, theta)[1], target)
+    return hosts, build(hosts, counts, n_max, 0.7), theta
+
+
+def _simulator(target: int):
+    from cigars.simulate._simulator import _simulate
+
+    _, sim, theta = _survey(target)
     compiled = _simulate.lower(sim, jax.random.key(1), theta).compile()
     return (lambda: compiled(sim, jax.random.key(2), theta)), compiled
 
@@ -70,11 +77,11 @@ def _inference():
     from flax import nnx
 
     from benchmarks.bench_inference import NUM_SAMPLES, chunk_for, estimator_for, survey_arrays
-    from benchmarks.bench_simulator import load_hosts, run
     from cigars.inference._posterior import _sample, active_slots
+    from cigars.simulate._simulator import _simulate
 
-    hosts, _ = load_hosts(None, 1_000_000)
-    cat = run(hosts, targets=[16000], repeats=1, numpy=False, verbose=False)["catalogues"][16000]
+    hosts, sim, theta = _survey(16000)
+    _, cat = _simulate(sim, jax.random.key(1), theta)
     model, _ = estimator_for(hosts)
     data, mask, context = survey_arrays(cat)
     n = int(mask.size)

@@ -143,7 +143,7 @@ def _cmd_infer_nuts(args) -> int:
     from cigars.config import load_experiment
     from cigars.likelihood import infer_nuts, summary_rows
 
-    used = [f for f in ("columns", "drop_invalid", "photo_z") if getattr(args, f)]
+    used = [f for f in ("columns", "drop_invalid", "photo_z", "importance") if getattr(args, f)]
     if used:
         raise ValueError(
             f"--{used[0].replace('_', '-')} applies to --method npe; with --method nuts set "
@@ -196,6 +196,7 @@ def _cmd_infer(args) -> int:
         columns=args.columns,
         drop_invalid=args.drop_invalid,
         photo_z=args.photo_z,
+        importance=args.importance,
     )
     post = idata.posterior
     if args.drop_invalid:
@@ -204,6 +205,15 @@ def _cmd_infer(args) -> int:
             f"listed in {drop_report_path(args.output)}"
         )
     print(f"posterior written: {args.output} ({args.num_samples} joint draws)")
+    if idata.attrs["method"] == "npe-is":
+        a = idata.attrs
+        verdict = "reliable" if a["importance_reliable"] else "NOT reliable: do not use"
+        print(
+            f"importance-sampled from {a['importance_n_draws']} neural draws: ESS "
+            f"{a['importance_ess']:.0f} (efficiency {a['importance_efficiency']:.3f}), Pareto k "
+            f"{a['importance_pareto_k']:.2f} (threshold {a['importance_k_threshold']:.2f}, "
+            f"{verdict})"
+        )
     print(f"{'parameter':>12} {'mean':>10} {'sd':>9} {'3%':>10} {'97%':>10}")
     for name in names:
         v = np.asarray(post[name]).ravel()
@@ -286,6 +296,7 @@ def _cmd_validate(args) -> int:
             args.output,
             n_surveys=args.n_reference,
             seed=args.seed,
+            importance=args.importance,
             progress=not args.quiet,
         )
         print(f"NUTS reference on {ref['n_surveys']} surveys ({ref['compared']}):")
@@ -296,6 +307,21 @@ def _cmd_validate(args) -> int:
                 f"{r['sd_ratio_median']:>9.3f}"
             )
         print(f"{'joint':>12} {ref['c2st_joint_mean']:>7.3f}")
+        weighted = ref.get("importance")
+        if weighted:
+            print(
+                f"importance-sampled to the same likelihood ({weighted['proposals_per_draw']} "
+                f"neural proposals per draw; efficiency min {weighted['efficiency_min']:.3f}, "
+                f"median {weighted['efficiency_median']:.3f}; Pareto k max "
+                f"{weighted['pareto_k_max']:.2f}, "
+                f"{'reliable' if weighted['all_reliable'] else 'NOT reliable on every survey'}):"
+            )
+            for name, r in weighted["summary"].items():
+                print(
+                    f"{name:>12} {r['c2st_mean']:>7.3f} {r['abs_shift_mean']:>11.3f} "
+                    f"{r['sd_ratio_median']:>9.3f}"
+                )
+            print(f"{'joint':>12} {weighted['c2st_joint_mean']:>7.3f}")
         print(f"report section 'reference_nuts' added: {out / 'report.json'}")
     return 0
 
@@ -453,6 +479,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore spectroscopic redshifts: infer every host's redshift from photometry",
     )
+    p.add_argument(
+        "--importance",
+        type=int,
+        default=0,
+        metavar="K",
+        help="runs of the standardised likelihood: importance-sample the neural posterior to "
+        "the exact likelihood from K proposals per draw (ESS and Pareto k are printed)",
+    )
     p.set_defaults(func=_cmd_infer)
 
     p_plot = sub.add_parser("plot", help="figures")
@@ -496,6 +530,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--n-reference", type=int, default=4, help="surveys compared with --reference nuts"
+    )
+    p.add_argument(
+        "--importance",
+        type=int,
+        default=8,
+        help="with --reference nuts on a known-hosts sub-model run: also importance-sample the "
+        "neural posterior to the same likelihood from this many proposals per draw (0: off)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_validate)

@@ -507,6 +507,7 @@ def infer_catalogue(
     columns=None,
     drop_invalid: bool = False,
     photo_z: bool = False,
+    importance: int = 0,
 ):
     """Joint posterior draws for an observed (or mock) catalogue, written as ArviZ netCDF.
 
@@ -526,6 +527,8 @@ def infer_catalogue(
         drop_invalid: skip invalid rows instead of failing.
         photo_z: ignore the catalogue's spectroscopic redshifts (every host's redshift is then
             inferred from its photometry and SN; ``z_spec`` stays in the observed data).
+        importance: neural proposals per draw for importance sampling to the exact likelihood
+            (``standardised`` runs only; 0: the neural draws as they are).
 
     A run of the ``standardised`` likelihood (trained on a design sample, no bank) goes to
     :func:`cigars.likelihood.infer_standardised`, which checks that the sample has its design.
@@ -554,7 +557,18 @@ def infer_catalogue(
         if drop_invalid or photo_z:
             raise ValueError("--drop-invalid and --photo-z do not apply to a 'standardised' run")
         return infer_standardised(
-            run_dir, data_path, output, num_samples=num_samples, seed=seed, columns=columns
+            run_dir,
+            data_path,
+            output,
+            num_samples=num_samples,
+            seed=seed,
+            columns=columns,
+            importance=importance,
+        )
+    if importance:
+        raise ValueError(
+            "--importance needs a tractable likelihood: it applies to runs of the "
+            "'standardised' likelihood (cigars train CONFIG --data FILE)"
         )
     read = read_catalogue(data_path, columns)
     checked = validate_catalogue(read, exp, source=str(data_path), drop_invalid=drop_invalid)

@@ -168,6 +168,25 @@ def test_physical_global_density_integrates_to_one(key, x64):
     np.testing.assert_allclose(jnp.trapezoid(jnp.exp(lp) * dtheta, g), 1.0, atol=1e-4)
 
 
+def test_posterior_log_prob_is_the_global_density_of_the_draws(key):
+    """The jitted entry point gives log_prob_theta; wrong shapes are refused by name."""
+    from cigars.inference import posterior_log_prob, sample_posterior
+
+    model = _randomise(_model(n_theta=2, theta_bounds=([0.0, -1.0], [2.0, 1.0])), key)
+    data = jax.random.normal(key, (6, 2))
+    mask, context = jnp.array([1, 1, 0, 1, 1, 0], bool), jnp.zeros((6, 1))
+    theta, _ = sample_posterior(model, key, data, mask, context, num_samples=64)
+    got = posterior_log_prob(model, theta, data, mask, context)
+    expected = model.log_prob_theta(theta, data, mask, context)
+    assert got.shape == (64,) and bool(jnp.all(jnp.isfinite(got)))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # the data matter: another survey gives another density at the same draws
+    other = posterior_log_prob(model, theta, data + 1.0, mask, context)
+    assert float(jnp.max(jnp.abs(other - got))) > 1e-3
+    with pytest.raises(ValueError, match=r"theta must be \(S, 2\)"):
+        posterior_log_prob(model, theta[:, :1], data, mask, context)
+
+
 @LOCAL_POSTERIORS
 def test_physical_local_density_integrates_to_one(key, x64, local_posterior):
     """log_prob_locals includes the softplus and standardisation Jacobians; padding gives 0."""

@@ -190,6 +190,16 @@ def test_column_map_on_the_command_line(tmp_path, run_dir, fake_sampler):
     assert main([*argv, "--columns", "no-such-map"]) == 2
 
 
+def test_importance_sampling_needs_a_tractable_likelihood(tmp_path, run_dir, capsys):
+    data = tmp_path / "data.csv"
+    valid_table(6).write(data)
+    out = tmp_path / "post.nc"
+    argv = ["infer", str(run_dir), str(data), "-o", str(out), "--importance", "4"]
+    assert main(argv) == 2
+    assert "--importance needs a tractable likelihood" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_crash_while_writing_leaves_no_partial_file(tmp_path, run_dir, fake_sampler):
     import arviz as az
 

@@ -222,6 +222,26 @@ def test_train_and_infer_end_to_end(tmp_path, capsys):
     np.testing.assert_array_equal(np.asarray(idata.observed_data["row"]), np.flatnonzero(keep))
     np.testing.assert_allclose(np.asarray(idata.observed_data["z"]), design[0][keep])
 
+    # importance-sampled to the exact likelihood: 4 proposals per draw, diagnostics recorded
+    out_is = tmp_path / "post-is.nc"
+    argv = ["infer", str(run), str(tmp_path / "sample.dat"), "-o", str(out_is)]
+    assert main([*argv, "--importance", "4", "--num-samples", "500"]) == 0
+    printed = capsys.readouterr().out
+    assert "importance-sampled from 2000 neural draws" in printed
+    assert "NOT reliable: do not use" in printed
+    weighted = az.from_netcdf(out_is)
+    a = weighted.attrs
+    assert a["method"] == "npe-is" and a["importance_n_draws"] == 2000
+    assert 0 < a["importance_efficiency"] <= 1
+    assert a["importance_ess"] == pytest.approx(2000 * a["importance_efficiency"])
+    assert weighted.posterior["Om0"].shape == (1, 500)
+    # An 8-step network is a poor proposal (sd of M0 ~0.9 mag, the likelihood's ~0.03): the
+    # weights are far from uniform and PSIS says so.
+    assert a["importance_efficiency"] < 0.05 and a["importance_pareto_k"] > 0.7
+    assert a["importance_reliable"] == 0
+    m0_sd = float(weighted.posterior["M0"].std())
+    assert m0_sd < 0.3 * float(idata.posterior["M0"].std())
+
     # another file with the same design (new magnitudes, so a new checksum) is accepted
     _write_sample(tmp_path / "other.dat", np.random.default_rng(9), design=design)
     out2 = tmp_path / "post2.nc"

@@ -65,7 +65,7 @@ from cigars.inference._flows import ConditionalFlow, RQSCoupling
 from cigars.inference._mixture import LinearThetaMixture, MixtureParams
 from cigars.inference._nets import MLP, Statistic
 from cigars.inference._npe import HierarchicalNPE, fit_standardization
-from cigars.inference._posterior import sample_posterior
+from cigars.inference._posterior import posterior_log_prob, sample_posterior
 from cigars.inference._splines import rational_quadratic_spline, spline_param_count
 from cigars.inference._toy import LinearGaussianToy
 from cigars.inference._train import (
@@ -109,6 +109,7 @@ __all__ = [
     "masked_mean",
     "plot_loss_curve",
     "rational_quadratic_spline",
+    "posterior_log_prob",
     "sample_posterior",
     "simulate_batch",
     "simulation_shapes",

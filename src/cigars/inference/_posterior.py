@@ -12,7 +12,7 @@ from flax import nnx
 from cigars._types import Array, Bool, Float, Key
 from cigars.inference._npe import HierarchicalNPE
 
-__all__ = ["sample_posterior"]
+__all__ = ["posterior_log_prob", "sample_posterior"]
 
 
 def active_slots(n_valid: int, n_max: int) -> int:
@@ -89,3 +89,39 @@ def sample_posterior(
         int(chunk_size),
         n_active,
     )
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _log_prob_theta(graphdef, state, theta, data, mask, context):
+    return nnx.merge(graphdef, state).log_prob_theta(theta, data, mask, context)
+
+
+def posterior_log_prob(
+    estimator: HierarchicalNPE,
+    theta: Float[Array, "s n_theta"],
+    data: Float[Array, "n_sn n_feat"],
+    mask: Bool[Array, " n_sn"],
+    context: Float[Array, "n_sn n_ctx"] | None = None,
+) -> Float[Array, " s"]:
+    """``log q(theta | X)`` of global parameter vectors in physical units, for one survey.
+
+    Args:
+        estimator: a trained :class:`~cigars.inference.HierarchicalNPE`.
+        theta: ``(S, n_theta)`` parameter vectors (inside the prior's support).
+        data: observations ``(n_max, n_feat)`` (padded rows ignored).
+        mask: True for valid objects.
+        context: per-object context, or None if the estimator has none.
+
+    Returns:
+        ``(S,)`` log densities.
+    """
+    data = jnp.asarray(data)
+    mask = jnp.asarray(mask, bool)
+    context = estimator.resolve_context(data, None if context is None else jnp.asarray(context))
+    theta = jnp.asarray(theta, data.dtype)
+    if theta.ndim != 2 or theta.shape[1] != estimator.n_theta:
+        raise ValueError(
+            f"posterior_log_prob: theta must be (S, {estimator.n_theta}), got {theta.shape}"
+        )
+    graphdef, state = nnx.split(estimator)
+    return _log_prob_theta(graphdef, state, theta, data, mask, context)

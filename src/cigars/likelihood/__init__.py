@@ -13,6 +13,9 @@
   :func:`infer_standardised` for ``cigars infer RUN FILE``), the posterior NUTS gives with it.
 * ``cigars validate RUN --reference nuts``: :func:`nuts_reference` (C2ST, mean shift, sd
   ratio of the neural posteriors against NUTS on the same validation surveys).
+* Neural importance sampling: :func:`log_joint`, :func:`importance_weights` (PSIS weights,
+  ESS, efficiency, Pareto k), :func:`importance_resample` - the neural posterior reweighted to
+  the exact likelihood where there is one (``cigars validate --reference nuts`` reports it).
 * ``cigars infer --method nuts``: :func:`infer_nuts` over the experiment's ``likelihood`` section
   (:class:`LikelihoodConfig`: ``standardised``, ``tripp``); :func:`read_covariance` reads a
   Pantheon+ ``.cov`` file.
@@ -24,6 +27,12 @@ from cigars.likelihood._config import (
     StandardisedLikelihoodConfig,
     SubModelConfig,
     TrippLikelihoodConfig,
+)
+from cigars.likelihood._importance import (
+    ImportanceWeights,
+    importance_resample,
+    importance_weights,
+    log_joint,
 )
 from cigars.likelihood._infer import infer_nuts, nuts_problem, read_covariance, summary_rows
 from cigars.likelihood._models import (
@@ -91,6 +100,10 @@ __all__ = [
     "sn_data_from_simulation",
     "sn_model_for",
     "submodel_prior",
+    "ImportanceWeights",
+    "importance_resample",
+    "importance_weights",
+    "log_joint",
     "LikelihoodConfig",
     "SamplerConfig",
     "StandardisedLikelihoodConfig",

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from cigars.likelihood._importance import importance_resample, importance_weights, log_joint
+
 __all__ = ["compare_with_nuts", "nuts_draws", "nuts_reference", "summarise_comparison"]
 
 
@@ -105,6 +107,21 @@ def compare_with_nuts(draws, nuts: dict[str, np.ndarray], names, key) -> dict[st
     }
 
 
+def _importance_draws(proposals, log_q, model, data, selection, prior, names):
+    """The neural proposals and their importance weights under the known-hosts likelihood.
+
+    Call inside ``jax.enable_x64``. Returns ``(draws, weights)``: the (S, n_theta) proposals in
+    float64 and their :class:`~cigars.likelihood.ImportanceWeights`.
+    """
+    from cigars.likelihood._models import sn_model
+    from cigars.likelihood._selection import selection_grid
+
+    grid = selection_grid(selection, model, data)
+    target = log_joint(sn_model, (model, prior, data, grid), prior, names)
+    draws = np.asarray(proposals, np.float64)
+    return draws, importance_weights(target(draws), np.asarray(log_q, np.float64))
+
+
 def summarise_comparison(records: list[dict[str, Any]], names) -> dict[str, dict[str, float]]:
     """Mean C2ST, mean absolute shift and median sd ratio per parameter over samples."""
     summary = {}
@@ -126,9 +143,18 @@ def nuts_reference(
     seed: int = 12345,
     num_warmup: int | None = None,
     num_samples: int | None = None,
+    importance: int = 8,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Compare a run's neural posteriors with NUTS on ``n_surveys`` validation surveys.
+
+    For a known-hosts sub-model run, also the neural posterior importance-sampled to the
+    same likelihood (:mod:`cigars.likelihood._importance`): ``importance * num_samples``
+    neural draws (the first ``num_samples`` are the ones compared above) weighted by
+    ``p(X, theta) / q(theta | X)``, resampled to ``num_samples`` and compared with NUTS the
+    same way, with each survey's effective sample size, efficiency and PSIS Pareto k. Both
+    sample one exact posterior, so this checks the likelihood and the neural proposal's
+    coverage of it; the efficiency measures how close the network is.
 
     Writes the section ``reference_nuts`` into ``output/report.json`` (added to an existing
     ``cigars validate`` report, else a new report).
@@ -142,6 +168,8 @@ def nuts_reference(
             300).
         num_samples: NUTS draws, also the number of neural draws (default: the sampler's or
             500).
+        importance: neural proposals per NUTS draw for the importance-sampled comparison
+            (sub-model runs only; 0: none).
         progress: show a progress bar.
 
     Returns:
@@ -155,7 +183,12 @@ def nuts_reference(
 
     from cigars.experiment import load_run, npe_problem, simulator_for
     from cigars.hosts import load_bank
-    from cigars.inference import as_simulation, load_estimator, sample_posterior
+    from cigars.inference import (
+        as_simulation,
+        load_estimator,
+        posterior_log_prob,
+        sample_posterior,
+    )
     from cigars.likelihood._submodel import (
         sn_data_from_catalogue,
         sn_data_from_simulation,
@@ -167,6 +200,8 @@ def nuts_reference(
 
     if n_surveys < 1:
         raise ValueError(f"nuts_reference: n_surveys must be >= 1, got {n_surveys}")
+    if importance < 0:
+        raise ValueError(f"nuts_reference: importance must be >= 0, got {importance}")
     t0 = time.perf_counter()
     exp, bank_path = load_run(run_dir)
     if exp.simulator is None:
@@ -192,10 +227,18 @@ def nuts_reference(
         k_theta, k_sim, k_post = survey_keys(seed, i)
         theta_vec = prior.sample(k_theta)
         sim = as_simulation(sim_jit(k_sim, theta_vec))
-        npe, _ = sample_posterior(
-            estimator, k_post, sim.data, sim.mask, sim.context, num_samples=num_samples
+        use_is = sub_model and importance > 0
+        proposals, _ = sample_posterior(
+            estimator,
+            k_post,
+            sim.data,
+            sim.mask,
+            sim.context,
+            num_samples=num_samples * (importance if use_is else 1),
         )
-        npe = np.asarray(npe, np.float64)
+        npe = np.asarray(proposals[:num_samples], np.float64)
+        if use_is:  # the network's own precision, outside enable_x64
+            log_q = posterior_log_prob(estimator, proposals, sim.data, sim.mask, sim.context)
         theta_true = global_prior.from_array(theta_vec)
         if not sub_model:  # the same survey (same keys, default precision) with its truths
             _, cat = simulate(simulator, k_sim, theta_true)
@@ -207,21 +250,22 @@ def nuts_reference(
                 data = sn_data_from_catalogue(rows)
                 if data.n != int(np.asarray(sim.mask).sum()):
                     raise RuntimeError(f"survey {i}: the rebuilt catalogue differs from the run's")
+            nuts_prior = submodel_prior(exp, fixed_values=theta_true)
             nuts, n_div = nuts_draws(
                 jax.random.fold_in(k_post, 1),
                 model,
-                submodel_prior(exp, fixed_values=theta_true),
+                nuts_prior,
                 data,
                 selection,
                 num_warmup=num_warmup,
                 num_samples=num_samples,
             )
-        compared = compare_with_nuts(
-            npe[:, [npe_names.index(n) for n in shared]],
-            nuts,
-            shared,
-            jax.random.fold_in(k_post, 2),
-        )
+            if use_is:
+                weighted = _importance_draws(
+                    proposals, log_q, model, data, selection, nuts_prior, npe_names
+                )
+        columns = [npe_names.index(n) for n in shared]
+        compared = compare_with_nuts(npe[:, columns], nuts, shared, jax.random.fold_in(k_post, 2))
         for name in shared:
             truth = float(np.asarray(getattr(theta_true, name)))
             compared["parameters"][name] = {"truth": truth, **compared["parameters"][name]}
@@ -231,10 +275,22 @@ def nuts_reference(
             "nuts_divergences": n_div,
             **compared,
         }
+        if use_is:
+            draws, weights = weighted
+            resampled = importance_resample(
+                jax.random.fold_in(k_post, 3), draws, weights, num_samples
+            )
+            record["importance"] = {
+                **weights.summary(),
+                **compare_with_nuts(
+                    resampled[:, columns], nuts, shared, jax.random.fold_in(k_post, 2)
+                ),
+            }
         surveys.append(record)
         bar.set_postfix(c2st_joint=f"{record['c2st_joint']:.3f}")
     bar.close()
     summary = summarise_comparison(surveys, shared)
+    weighted = [s["importance"] for s in surveys if "importance" in s]
     section = {
         "compared": (
             "same posterior: the run is the known-hosts sub-model, whose exact posterior NUTS "
@@ -256,6 +312,16 @@ def nuts_reference(
         "surveys": surveys,
         "elapsed_s": time.perf_counter() - t0,
     }
+    if weighted:
+        section["importance"] = {
+            "proposals_per_draw": importance,
+            "summary": summarise_comparison(weighted, shared),
+            "c2st_joint_mean": float(np.mean([w["c2st_joint"] for w in weighted])),
+            "efficiency_min": float(min(w["efficiency"] for w in weighted)),
+            "efficiency_median": float(np.median([w["efficiency"] for w in weighted])),
+            "pareto_k_max": float(max(w["pareto_k"] for w in weighted)),
+            "all_reliable": all(w["reliable"] for w in weighted),
+        }
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     if (output / "report.json").is_file():

@@ -241,9 +241,9 @@ def test_validate_reference_nuts_end_to_end(tmp_path, capsys):
     assert section["sub_model"] and section["parameters"] == ["Om0", "M0", "alpha"]
     p = section["surveys"][0]["parameters"]["M0"]
     assert 0.0 <= p["c2st"] <= 1.0 and p["nuts_sd"] > 0
-    # the same neural posterior importance-sampled to the likelihood (8 x 50 proposals)
+    # the same neural posterior importance-sampled to the likelihood (8 x 150 proposals)
     weighted = section["surveys"][0]["importance"]
-    assert weighted["n_draws"] == 400 and 0 < weighted["efficiency"] <= 1
+    assert weighted["n_draws"] == 1200 and 0 < weighted["efficiency"] <= 1
     assert set(weighted["parameters"]) == {"Om0", "M0", "alpha"}
     assert section["importance"]["proposals_per_draw"] == 8
     assert set(section["importance"]["summary"]) == {"Om0", "M0", "alpha"}

@@ -251,6 +251,7 @@ def nuts_reference(
                 if data.n != int(np.asarray(sim.mask).sum()):
                     raise RuntimeError(f"survey {i}: the rebuilt catalogue differs from the run's")
             nuts_prior = submodel_prior(exp, fixed_values=theta_true)
+            t_nuts = time.perf_counter()
             nuts, n_div = nuts_draws(
                 jax.random.fold_in(k_post, 1),
                 model,
@@ -260,10 +261,13 @@ def nuts_reference(
                 num_warmup=num_warmup,
                 num_samples=num_samples,
             )
+            t_nuts = time.perf_counter() - t_nuts
             if use_is:
+                t_is = time.perf_counter()
                 weighted = _importance_draws(
                     proposals, log_q, model, data, selection, nuts_prior, npe_names
                 )
+                t_is = time.perf_counter() - t_is
         columns = [npe_names.index(n) for n in shared]
         compared = compare_with_nuts(npe[:, columns], nuts, shared, jax.random.fold_in(k_post, 2))
         for name in shared:
@@ -273,6 +277,7 @@ def nuts_reference(
             "survey": i,
             "n_objects": int(data.n),
             "nuts_divergences": n_div,
+            "nuts_s": t_nuts,
             **compared,
         }
         if use_is:
@@ -282,6 +287,7 @@ def nuts_reference(
             )
             record["importance"] = {
                 **weights.summary(),
+                "weights_s": t_is,
                 **compare_with_nuts(
                     resampled[:, columns], nuts, shared, jax.random.fold_in(k_post, 2)
                 ),

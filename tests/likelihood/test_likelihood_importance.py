@@ -5,18 +5,16 @@ of a deliberately wrong proposal against a grid posterior."""
 import jax
 import numpy as np
 import pytest
+from likelihood_cases import standardised_case
 from scipy import stats
 
 from cigars.likelihood import (
-    StandardisedData,
-    distance_modulus_hel,
     importance_resample,
     importance_weights,
     log_joint,
     standardised_log_likelihood,
     standardised_model,
 )
-from cigars.simulate import GlobalPrior, Theta
 
 
 def _gaussian_case(mu_q, sd_q, n, seed=0, mu_p=1.0, sd_p=0.5):
@@ -81,16 +79,7 @@ def test_systematic_resampling_keeps_each_draw_floor_or_ceil_times():
 
 
 def _standardised_case():
-    rng = np.random.default_rng(4)
-    z = np.sort(rng.uniform(0.02, 1.2, 40))
-    truth = Theta(Om0=0.3, M0=-19.3)
-    sigma = rng.uniform(0.08, 0.2, z.size)
-    m = np.asarray(distance_modulus_hel(truth, z, z, "flat_lambdacdm")) + truth.M0
-    data = StandardisedData.from_arrays(z, z, m + sigma * rng.normal(size=z.size), sigma=sigma)
-    prior = GlobalPrior.from_mapping(
-        {"Om0": {"uniform": [0.0, 1.0]}, "M0": {"normal": [-19.3, 0.5]}}, fixed=truth
-    )
-    return truth, data, prior
+    return standardised_case({"normal": [-19.3, 0.5]})
 
 
 def test_log_joint_is_prior_plus_likelihood_and_minus_inf_outside_the_support(x64):

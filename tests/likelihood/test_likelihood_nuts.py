@@ -6,12 +6,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
+from likelihood_cases import standardised_case
 
 from cigars.cosmology import FlatLambdaCDMConfig
 from cigars.likelihood import (
     SNData,
     SNModel,
-    StandardisedData,
     distance_modulus_hel,
     log_detection_probability,
     run_nuts,
@@ -36,15 +36,7 @@ INFERRED = {
 
 
 def test_nuts_matches_grid_posterior(x64):
-    rng = np.random.default_rng(4)
-    z = np.sort(rng.uniform(0.02, 1.2, 40))
-    truth = Theta(Om0=0.3, M0=-19.3)
-    sigma = rng.uniform(0.08, 0.2, z.size)
-    m = np.asarray(distance_modulus_hel(truth, z, z, "flat_lambdacdm")) + truth.M0
-    data = StandardisedData.from_arrays(z, z, m + sigma * rng.normal(size=z.size), sigma=sigma)
-    prior = GlobalPrior.from_mapping(
-        {"Om0": {"uniform": [0.0, 1.0]}, "M0": {"uniform": [-20.0, -18.5]}}, fixed=truth
-    )
+    truth, data, prior = standardised_case({"uniform": [-20.0, -18.5]})
     mcmc = run_nuts(
         jax.random.key(0),
         standardised_model,

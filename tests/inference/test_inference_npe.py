@@ -46,13 +46,10 @@ def _model(
     local_bounds=None,
     seed=0,
     local_posterior="flow",
-    local_data=False,
 ):
     return nnx.jit(
         lambda: HierarchicalNPE(
-            SMALL.replace(
-                local_posterior=local_posterior, mixture_components=3, local_data=local_data
-            ),
+            SMALL.replace(local_posterior=local_posterior, mixture_components=3),
             n_theta=n_theta,
             n_local=n_local,
             n_feat=n_feat,
@@ -409,21 +406,13 @@ def test_active_slots_hold_every_valid_object_with_little_padding():
 
 
 @LOCAL_POSTERIORS
-@pytest.mark.parametrize("local_data", [False, True])
-def test_local_draws_follow_the_local_density_given_each_draws_globals(
-    key, x64, local_posterior, local_data
-):
+def test_local_draws_follow_the_local_density_given_each_draws_globals(key, x64, local_posterior):
     """Probability integral transform: each local draw's CDF under log_prob_locals at the
-    same draw's globals (numerical integration) is uniform; the sampler and the density agree
-    (also when the local posterior sees the object's data besides its encoding).
+    same draw's globals (numerical integration) is uniform; the sampler and the density agree.
 
     Weights of scale 0.2: at 0.5 some draws' splines have bins narrower than the grid."""
     model = _randomise(
-        _model(
-            local_bounds=([0.0], [np.inf]), local_posterior=local_posterior, local_data=local_data
-        ),
-        key,
-        scale=0.2,
+        _model(local_bounds=([0.0], [np.inf]), local_posterior=local_posterior), key, scale=0.2
     )
     data = jax.random.normal(key, (3, 2))
     mask = jnp.array([1, 0, 1], bool)

@@ -41,9 +41,6 @@ class EstimatorConfig(Config):
         spline_bound: spline interval half-width in standardised units (identity outside).
         affine: both flows start with a conditional elementwise affine map (shift and scale
             from the context) before the splines; helps posteriors much narrower than the prior.
-        local_data: the local posterior also conditions on the object's standardised (whitened,
-            with ``whiten_objects``) observations themselves, not only on their encoding, which
-            the encoder also shapes for the set summary.
     """
 
     embed_dim: int = bounded(64, ge=1)
@@ -63,7 +60,6 @@ class EstimatorConfig(Config):
     num_bins: int = bounded(8, ge=2)
     spline_bound: float = bounded(5.0, gt=0)
     affine: bool = False
-    local_data: bool = False
 
     def validate(self) -> None:
         """Check cross-field constraints."""

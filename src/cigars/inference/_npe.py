@@ -246,11 +246,10 @@ class HierarchicalNPE(nnx.Module):
             n_theta, c.summary_dim, num_layers=c.flow_layers, rngs=rngs, **flow_kw
         )
         mixture = n_local > 0 and c.local_posterior == "mixture"
-        n_obj = n_ctx + (n_feat if c.local_data else 0)  # per-object inputs besides e_i
         self.local_flow = (
             ConditionalFlow(
                 n_local,
-                c.embed_dim + n_theta + c.summary_dim + n_obj,
+                c.embed_dim + n_theta + c.summary_dim + n_ctx,
                 num_layers=c.local_flow_layers,
                 rngs=rngs,
                 **flow_kw,
@@ -261,7 +260,7 @@ class HierarchicalNPE(nnx.Module):
         self.local_mixture = (
             LinearThetaMixture(
                 n_local,
-                c.embed_dim + c.summary_dim + n_obj,
+                c.embed_dim + c.summary_dim + n_ctx,
                 n_theta,
                 components=c.mixture_components,
                 hidden=c.flow_hidden,
@@ -382,9 +381,8 @@ class HierarchicalNPE(nnx.Module):
 
         Returns:
             ``(s, e, c)``: the set summary ``(..., summary_dim)``, the per-object encodings
-            ``(..., n_sn, embed_dim)`` and the local posterior's other per-object inputs: the
-            standardised context ``(..., n_sn, n_ctx)``, after the standardised data with
-            ``local_data`` (zero in padded slots).
+            ``(..., n_sn, embed_dim)`` and the standardised context ``(..., n_sn, n_ctx)`` (zero
+            in padded slots).
         """
         mask = jnp.asarray(mask, bool)
         valid = mask[..., None]
@@ -399,7 +397,7 @@ class HierarchicalNPE(nnx.Module):
             (self.pooled_mean[...], self.pooled_whiten[...]) if self.config.pool_inputs else None
         )
         s, e = self.embedding(jnp.concatenate([d, c], -1), mask, count, pooled_scale)
-        return s, e, jnp.concatenate([d, c], -1) if self.config.local_data else c
+        return s, e, c
 
     def _local_log_prob(self, z_local, e, z_theta, s, c):
         """``log q_l(z_local | e_i, z_theta, s, c_i)`` in standardised units.

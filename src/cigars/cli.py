@@ -322,6 +322,23 @@ def _cmd_validate(args) -> int:
                     f"{r['sd_ratio_median']:>9.3f}"
                 )
             print(f"{'joint':>12} {weighted['c2st_joint_mean']:>7.3f}")
+        from cigars.validate import Thresholds, read_report
+
+        th, report = Thresholds(), read_report(out)
+        failed = [
+            f"{c['name']} ({c['statistic']} {c['value']:.3g})"
+            for c in report["checks"]
+            if c["section"] == "reference_nuts" and not c["passed"]
+        ]
+        if ref["sub_model"]:
+            print(
+                f"NUTS checks (C2ST <= {th.nuts_c2st}, |shift| <= {th.nuts_shift} sd, sd ratio "
+                f"in [{1 / th.nuts_sd_ratio:.2f}, {th.nuts_sd_ratio}], Pareto k <= "
+                f"{th.pareto_k}): {'all passed' if not failed else 'failed: ' + ', '.join(failed)}"
+            )
+        v = report["verdict"]
+        summary = "all passed" if v["passed"] else f"{v['n_failed']} failed"
+        print(f"validation with the NUTS reference: {v['n_checks']} checks, {summary}")
         print(f"report section 'reference_nuts' added: {out / 'report.json'}")
     return 0
 

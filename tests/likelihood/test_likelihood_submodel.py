@@ -236,8 +236,15 @@ def test_validate_reference_nuts_end_to_end(tmp_path, capsys):
         ]
     )
     assert rc == 0
-    assert "NUTS reference on 1 surveys (same posterior" in capsys.readouterr().out
-    section = json.loads((out / "report.json").read_text())["reference_nuts"]
+    printed = capsys.readouterr().out
+    assert "NUTS reference on 1 surveys (same posterior" in printed
+    assert "NUTS checks (C2ST <= 0.6" in printed
+    report = json.loads((out / "report.json").read_text())
+    section = report["reference_nuts"]
+    # 3 checks per global + the Pareto k, counted in the verdict with the validation's own
+    nuts_checks = [c for c in report["checks"] if c["section"] == "reference_nuts"]
+    assert len(nuts_checks) == 10
+    assert report["verdict"]["n_checks"] == len(report["checks"]) > 10
     assert section["sub_model"] and section["parameters"] == ["Om0", "M0", "alpha"]
     p = section["surveys"][0]["parameters"]["M0"]
     assert 0.0 <= p["c2st"] <= 1.0 and p["nuts_sd"] > 0

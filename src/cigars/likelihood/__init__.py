@@ -44,7 +44,7 @@ from cigars.likelihood._models import (
     standardised_model,
 )
 from cigars.likelihood._nuts import nuts_idata, run_nuts
-from cigars.likelihood._reference import nuts_reference
+from cigars.likelihood._reference import nuts_reference, reference_checks
 from cigars.likelihood._selection import (
     SelectionGrid,
     detection_probability,
@@ -111,6 +111,7 @@ __all__ = [
     "infer_nuts",
     "nuts_problem",
     "nuts_reference",
+    "reference_checks",
     "read_covariance",
     "summary_rows",
     "SNData",

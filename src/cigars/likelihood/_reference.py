@@ -23,6 +23,7 @@ What is compared depends on the run:
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,13 @@ import numpy as np
 
 from cigars.likelihood._importance import importance_resample, importance_weights, log_joint
 
-__all__ = ["compare_with_nuts", "nuts_draws", "nuts_reference", "summarise_comparison"]
+__all__ = [
+    "compare_with_nuts",
+    "nuts_draws",
+    "nuts_reference",
+    "reference_checks",
+    "summarise_comparison",
+]
 
 
 def nuts_draws(key, model, prior, data, selection, *, num_warmup: int, num_samples: int):
@@ -157,7 +164,8 @@ def nuts_reference(
     coverage of it; the efficiency measures how close the network is.
 
     Writes the section ``reference_nuts`` into ``output/report.json`` (added to an existing
-    ``cigars validate`` report, else a new report).
+    ``cigars validate`` report, else a new report); for a known-hosts run also its checks
+    (:func:`reference_checks`), which then count in the report's verdict.
 
     Args:
         run_dir: a training run (``cigars train``).
@@ -328,10 +336,48 @@ def nuts_reference(
             "pareto_k_max": float(max(w["pareto_k"] for w in weighted)),
             "all_reliable": all(w["reliable"] for w in weighted),
         }
+    checks = reference_checks(section) if sub_model else []
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    if (output / "report.json").is_file():
-        add_report_section(output, "reference_nuts", section)
-    else:
-        write_report(output, {"run_dir": str(Path(run_dir).resolve()), "reference_nuts": section})
+    if not (output / "report.json").is_file():
+        write_report(output, {"run_dir": str(Path(run_dir).resolve())})
+    add_report_section(output, "reference_nuts", section, checks)
     return section
+
+
+def reference_checks(section: dict[str, Any], thresholds=None) -> list:
+    """The issue's checks of a known-hosts network against NUTS, per global parameter.
+
+    Mean C2ST <= ``nuts_c2st``, mean |shift| <= ``nuts_shift`` NUTS sd, |ln(median sd ratio)|
+    <= ln(``nuts_sd_ratio``); with importance sampling, the largest Pareto k <= ``pareto_k``
+    (the network's posterior covers the exact one). The importance-sampled draws' agreement
+    with NUTS is reported, not checked: both sample the same exact posterior.
+    """
+    from cigars.validate import Check, Thresholds
+
+    th = Thresholds() if thresholds is None else thresholds
+    checks = []
+    for name, r in section["summary"].items():
+        checks += [
+            Check("reference_nuts", name, "mean C2ST", r["c2st_mean"], "<=", th.nuts_c2st),
+            Check(
+                "reference_nuts",
+                name,
+                "mean |shift| / NUTS sd",
+                r["abs_shift_mean"],
+                "<=",
+                th.nuts_shift,
+            ),
+            Check(
+                "reference_nuts",
+                name,
+                "|ln(sd ratio)|",
+                abs(math.log(r["sd_ratio_median"])),
+                "<=",
+                math.log(th.nuts_sd_ratio),
+            ),
+        ]
+    if "importance" in section:
+        k = section["importance"]["pareto_k_max"]
+        checks.append(Check("reference_nuts", "importance", "max Pareto k", k, "<=", th.pareto_k))
+    return checks

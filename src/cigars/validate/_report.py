@@ -58,6 +58,13 @@ class Thresholds:
         band_p: the false-alarm probability of that band.
         photoz_sigma_nmad: maximum sigma_NMAD of the photo-z of objects without spec-z.
         photoz_eta_015: maximum fraction of photo-z outliers with ``|dz|/(1+z) > 0.15``.
+        nuts_c2st: maximum mean C2ST of each global against NUTS (known-hosts runs,
+            ``--reference nuts``).
+        nuts_shift: maximum mean |shift| of each global's posterior mean, in NUTS sd.
+        nuts_sd_ratio: the neural/NUTS sd ratio (median over surveys) must lie in
+            [1/nuts_sd_ratio, nuts_sd_ratio].
+        pareto_k: maximum PSIS Pareto k of the importance weights (the network covers the
+            exact posterior).
     """
 
     sbc_p: float = 0.01
@@ -66,6 +73,10 @@ class Thresholds:
     band_p: float = 0.01
     photoz_sigma_nmad: float = 0.02
     photoz_eta_015: float = 0.0
+    nuts_c2st: float = 0.6
+    nuts_shift: float = 0.2
+    nuts_sd_ratio: float = 1.25
+    pareto_k: float = 0.7
 
 
 @dataclasses.dataclass(frozen=True)

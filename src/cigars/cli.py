@@ -205,7 +205,7 @@ def _cmd_infer(args) -> int:
             f"listed in {drop_report_path(args.output)}"
         )
     print(f"posterior written: {args.output} ({args.num_samples} joint draws)")
-    if idata.attrs["method"] == "npe-is":
+    if idata.attrs.get("method") == "npe-is":
         a = idata.attrs
         verdict = "reliable" if a["importance_reliable"] else "NOT reliable: do not use"
         print(

@@ -171,8 +171,21 @@ def test_infer_rejects_bad_catalogues(tmp_path):
             "simulator": {**_as_dict(exp)["simulator"], "survey": {"type": "lsst", "n_max": 2}},
         },
     )
-    with pytest.raises(ValueError, match="more than the model's padded maximum"):
+    with pytest.raises(ValueError, match="more than the model takes: simulator.survey.n_max = 2"):
         catalogue_arrays(table, small)
+    # a run trained with max_objects takes at most that many objects, and pads to it
+    fit = from_dict(
+        Experiment,
+        {
+            **_as_dict(exp),
+            "inference": {**_as_dict(exp)["inference"], "training": {"max_objects": 3}},
+        },
+    )
+    assert len(table) > 3
+    with pytest.raises(ValueError, match="model takes: inference.training.max_objects = 3"):
+        catalogue_arrays(table, fit)
+    data, _, mask = catalogue_arrays(table[:3], fit)
+    assert data.shape[0] == 3 and mask.all()
     del read_mock
 
 

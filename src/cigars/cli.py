@@ -285,6 +285,11 @@ def _cmd_validate(args) -> int:
     v = report["verdict"]
     summary = "all passed" if v["passed"] else f"{v['n_failed']} failed"
     print(f"validation: {v['n_checks']} checks, {summary} ({report['n_sims']} simulated surveys)")
+    if report.get("skipped_surveys"):
+        print(
+            f"skipped {len(report['skipped_surveys'])} simulated surveys with more objects than "
+            "the run's training.max_objects (the estimator is for the others)"
+        )
     out = Path(args.output)
     print(f"report written: {out / 'report.json'}")
     print(f"figures written: {', '.join(str(out / f) for f in report['figures'])}")

@@ -20,10 +20,10 @@ SCRIPT = textwrap.dedent(
     toy = LinearGaussianToy(n_max=8, n_min=2)
     est = EstimatorConfig(embed_dim=8, summary_dim=8, hidden=16, depth=1, flow_layers=1,
                           local_flow_layers=1, flow_hidden=16, flow_depth=1, num_bins=4)
-    def cfg(batch):
+    def cfg(batch, max_objects=None):
         return NPEConfig(seed=1, estimator=est, training=TrainingConfig(
             steps=6, batch_size=batch, warmup_steps=1, n_pilot=16, n_val=16, val_every=3,
-            log_every=3, checkpoint_every=6, local_subsample=4))
+            log_every=3, checkpoint_every=6, local_subsample=4, max_objects=max_objects))
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         one = train(cfg(8), toy.simulate, toy.prior, tmp + "/one", progress=False,
@@ -35,6 +35,13 @@ SCRIPT = textwrap.dedent(
         out["max_param_change"] = max(float(np.max(np.abs(a))) for a in leaves(one))
         out["loss_one"] = [r["loss"] for r in one.history if "loss" in r]
         out["loss_two"] = [r["loss"] for r in two.history if "loss" in r]
+        # the same with the surveys' objects gathered into 5 rows (some surveys left out)
+        one = train(cfg(8, 5), toy.simulate, toy.prior, tmp + "/one5", progress=False,
+                    devices=jax.devices()[:1])
+        two = train(cfg(8, 5), toy.simulate, toy.prior, tmp + "/two5", progress=False)
+        out["max_param_diff_fit"] = max(float(np.max(np.abs(a - b)))
+                                        for a, b in zip(leaves(one), leaves(two)))
+        out["kept"] = [r["kept"] for r in two.history if "kept" in r]
         # The compiled two-device step really is partitioned: gradients are all-reduced.
         from cigars.inference import _train
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -70,6 +77,7 @@ def test_two_device_data_parallel_matches_single_device():
     out = json.loads(line[len("RESULT") :])
     assert out["max_param_change"] > 0
     assert out["max_param_diff"] < 1e-5
+    assert out["max_param_diff_fit"] < 1e-5 and all(0 < k < 1 for k in out["kept"])
     assert len(out["loss_one"]) == 2
     for a, b in zip(out["loss_one"], out["loss_two"], strict=True):
         assert abs(a - b) < 1e-5 * max(1.0, abs(a))

@@ -186,6 +186,62 @@ def test_stored_arrays_and_early_stopping(tmp_path):
     assert again.stopped_early and again.step == 3
 
 
+def test_fit_objects_gathers_the_valid_rows_and_flags_surveys_that_do_not_fit():
+    from cigars.inference import fit_objects
+
+    sims = jax.jit(lambda k: simulate_batch(TOY.simulate, TOY.prior, k, 32))(jax.random.key(2))
+    n = np.asarray(sims.mask).sum(1)
+    assert n.min() <= 4 < n.max()  # the toy's surveys hold 2-8 objects
+    for batch in (sims, jax.tree.map(np.asarray, sims)):  # traced (jnp) and host (np) paths
+        out, fits = fit_objects(batch, 4)
+        assert out.data.shape[1] == 4 and out.locals.shape[1] == 4
+        np.testing.assert_array_equal(np.asarray(fits), n <= 4)
+        np.testing.assert_array_equal(np.asarray(out.mask).sum(1), np.minimum(n, 4))
+        for i in range(32):
+            keep = min(n[i], 4)
+            valid = np.asarray(sims.data[i])[np.asarray(sims.mask[i])][:keep]
+            np.testing.assert_array_equal(np.asarray(out.data[i])[:keep], valid)
+            assert np.asarray(out.mask[i])[:keep].all()
+
+
+def test_loss_weights_leave_surveys_out_and_compaction_changes_nothing(key):
+    from flax import nnx
+
+    from cigars.inference import HierarchicalNPE, fit_objects
+
+    sims = jax.jit(lambda k: simulate_batch(TOY.simulate, TOY.prior, k, 16))(jax.random.key(4))
+    model = HierarchicalNPE.for_shapes(
+        TINY, {"n_theta": 2, "n_local": 1, "n_feat": 2, "n_ctx": 1}, rngs=nnx.Rngs(0)
+    )
+    small, fits = fit_objects(sims, 5)
+    f = np.asarray(fits)
+    assert 0 < f.sum() < 16
+    # Every valid object is in the local term (num_local covers n_max), so the loss is a
+    # deterministic function of each survey's set of objects.
+    full_subset = jax.tree.map(lambda a: a[f], sims)
+    expected = model.loss(full_subset, key, 8)[0]
+    weighted = model.loss(small, key, 8, weight=fits)[0]
+    np.testing.assert_allclose(weighted, expected, rtol=1e-5)
+    # and weights of one are the plain mean
+    np.testing.assert_allclose(
+        model.loss(sims, key, 8, weight=jnp.ones(16))[0], model.loss(sims, key, 8)[0], rtol=1e-6
+    )
+
+
+def test_training_on_the_surveys_that_fit(tmp_path):
+    from cigars.io import read_checkpoint_metadata
+
+    res = train(_config(max_objects=5, steps=10), TOY.simulate, TOY.prior, tmp_path / "fit")
+    kept = [r["kept"] for r in res.history if "kept" in r]
+    assert kept and all(0 < k < 1 for k in kept)  # 2-8 objects per survey: some left out
+    meta = read_checkpoint_metadata(tmp_path / "fit" / "checkpoint.msgpack")
+    n_fit, n_val = meta["validation_surveys_fitting"]
+    assert n_val == 16 and 8 <= n_fit < 16
+    assert np.isfinite(res.best_val_loss)
+    with pytest.raises(ValueError, match="no validation survey has at most"):
+        train(_config(max_objects=1), TOY.simulate, TOY.prior, tmp_path / "none", progress=False)
+
+
 def test_config_validation():
     with pytest.raises(ValueError, match="warmup_steps"):
         TrainingConfig(steps=10, warmup_steps=10).validate()

@@ -128,7 +128,9 @@ def test_table_problems_are_errors_even_with_drop_invalid(edit, fragment, drop):
 
 def test_more_rows_than_n_max():
     t = valid_table(LIMITS.n_max + 3)
-    with pytest.raises(CatalogueError, match="15 objects, more than the model's padded maximum"):
+    with pytest.raises(
+        CatalogueError, match="15 objects, more than the model takes: simulator.survey.n_max = 12"
+    ):
         validate_catalogue(t, LIMITS)
     # Dropping invalid rows can bring a survey under n_max; too many valid rows stays an error.
     t["m_b"][:3] = np.nan

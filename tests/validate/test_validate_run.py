@@ -90,6 +90,39 @@ def test_survey_truths_follow_the_keys(exact_draws):
     np.testing.assert_allclose(got, np.asarray(sim.locals)[np.asarray(sim.mask), 0], rtol=1e-6)
 
 
+def test_surveys_with_too_many_objects_are_skipped_and_the_exact_posterior_still_passes(
+    exact_draws,
+):
+    """A run trained with max_objects is validated on the surveys it is for: the truncation
+    is a function of the data, so the exact posterior stays calibrated on them."""
+    from cigars.validate import survey_keys
+
+    draws = collect_draws(
+        jax.jit(functools.partial(exact_sampler, 1.0), static_argnums=4),
+        TOY.simulate,
+        TOY.prior,
+        names=("mu", "delta"),
+        local_names=("l",),
+        n_sims=300,
+        num_samples=60,
+        seed=7,
+        max_objects=9,
+        progress=False,
+    )
+    keys = draws.survey_key
+    assert keys.shape == (300,) and keys[-1] > 299  # some of the 4-16-object surveys skipped
+    counts = np.bincount(draws.survey, minlength=300)
+    assert counts.max() <= 9 and counts.min() >= 4
+    # the surveys kept are the ones with the same keys in the unskipped run
+    full = exact_draws[1.0]
+    common = keys[keys < 300]
+    np.testing.assert_allclose(draws.theta_true[: common.size], full.theta_true[common])
+    for i in set(range(keys[-1])) - set(keys.tolist()):
+        k_theta, k_sim, _ = survey_keys(7, i)
+        assert int(TOY.simulate(k_sim, TOY.prior.sample(k_theta)).mask.sum()) > 9
+    assert diagnose(draws)["verdict"]["passed"]
+
+
 def test_compacted_surveys_give_the_same_global_draws(key):
     """The NPE ignores padded slots and object order: valid rows first, padded to 64 slots."""
     from flax import nnx

@@ -71,6 +71,7 @@ from cigars.inference._toy import LinearGaussianToy
 from cigars.inference._train import (
     TrainResult,
     TrainState,
+    fit_objects,
     load_estimator,
     make_optimizer,
     make_train_step,
@@ -89,6 +90,7 @@ __all__ = [
     "LinearThetaMixture",
     "MixtureParams",
     "NPEConfig",
+    "fit_objects",
     "NumpyroPrior",
     "Prior",
     "RQSCoupling",

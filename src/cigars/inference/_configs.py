@@ -86,6 +86,14 @@ class TrainingConfig(Config):
             (docs/checks.md, stop 19).
         local_subsample: objects per survey drawn (without replacement, among valid ones) for
             the local loss each step.
+        max_objects: if set, each simulated survey's valid objects are gathered into this many
+            rows before the networks see them (the simulator's ``n_max`` slots include every
+            SN born, most of them undetected: at 16k SNe, 65,536 slots for ~16,000), and a
+            survey with more valid objects is left out of the loss. Leaving out surveys by a
+            function of the data leaves the posterior of every survey that fits unchanged, so
+            the estimator is exact for, and only applies to, surveys of at most
+            ``max_objects`` objects (``cigars infer`` refuses larger catalogues; ``cigars
+            validate`` skips larger simulations).
         local_weight: weight of the mean local NLL in the loss.
         n_pilot: simulations used to fix the standardisation statistics.
         n_val: fixed validation simulations.
@@ -103,6 +111,7 @@ class TrainingConfig(Config):
     weight_decay: float = bounded(1e-4, ge=0)
     clip_norm: float = bounded(1000.0, gt=0)
     local_subsample: int = bounded(32, ge=1)
+    max_objects: int | None = bounded(None, ge=1)
     local_weight: float = bounded(1.0, ge=0)
     n_pilot: int = bounded(512, ge=2)
     n_val: int = bounded(512, ge=1)

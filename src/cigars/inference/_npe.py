@@ -416,7 +416,14 @@ class HierarchicalNPE(nnx.Module):
         ss = jnp.broadcast_to(s[..., None, :], lead + (n, s.shape[-1]))
         return self.local_flow.log_prob(z_local, jnp.concatenate([e, zt, ss, c], -1))
 
-    def loss(self, sims: Simulation, key: Key, num_local: int, local_weight: float = 1.0):
+    def loss(
+        self,
+        sims: Simulation,
+        key: Key,
+        num_local: int,
+        local_weight: float = 1.0,
+        weight: Array | None = None,
+    ):
         """Training loss on a batch of simulations (leading axis = batch).
 
         Args:
@@ -424,13 +431,17 @@ class HierarchicalNPE(nnx.Module):
             key: PRNG key for the local subsample.
             num_local: objects per survey in the local term (at most ``n_max``).
             local_weight: weight ``w`` of the local term.
+            weight: per-survey weights ``(batch,)`` of both terms (e.g. 0 for a survey left
+                out), or None for equal weights.
 
         Returns:
             ``(loss, aux)`` with aux holding ``global_nll`` and ``local_nll`` (standardised units).
         """
         s, e, c = self.embed(sims.data, sims.mask, sims.context)
         z_theta, _ = self.theta_to_z(sims.theta)
-        global_nll = -jnp.mean(self.global_flow.log_prob(z_theta, s))
+        lp = self.global_flow.log_prob(z_theta, s)
+        w = jnp.ones_like(lp) if weight is None else jnp.asarray(weight, lp.dtype)
+        global_nll = -jnp.sum(w * lp) / jnp.maximum(jnp.sum(w), 1e-12)
         if not self.n_local:
             return global_nll, {"global_nll": global_nll, "local_nll": jnp.zeros_like(global_nll)}
         k = min(int(num_local), sims.mask.shape[-1])
@@ -445,8 +456,8 @@ class HierarchicalNPE(nnx.Module):
         nll = jnp.where(valid, nll, 0.0)
         n_valid = jnp.sum(valid, -1)
         per_survey = jnp.sum(nll, -1) / jnp.maximum(n_valid, 1)
-        has = (n_valid > 0).astype(nll.dtype)
-        local_nll = jnp.sum(per_survey * has) / jnp.maximum(jnp.sum(has), 1.0)
+        has = (n_valid > 0).astype(nll.dtype) * w
+        local_nll = jnp.sum(per_survey * has) / jnp.maximum(jnp.sum(has), 1e-12)
         loss = global_nll + local_weight * local_nll
         return loss, {"global_nll": global_nll, "local_nll": local_nll}
 

@@ -147,6 +147,49 @@ def simulate_batch(
     return jax.vmap(lambda k, t: as_simulation(simulate(k, t)))(keys_sim, theta)
 
 
+def fit_objects(sims: Simulation, max_objects: int) -> tuple[Simulation, Array]:
+    """Each survey's valid objects gathered into the first ``max_objects`` rows (in order).
+
+    Args:
+        sims: a batch of simulations (any leading axes).
+        max_objects: rows kept (static).
+
+    Returns:
+        ``(sims, fits)``: the simulations with ``max_objects`` object rows, and whether each
+        survey's valid objects all fit (a survey that does not keeps only its first
+        ``max_objects``; train on it with weight 0).
+    """
+    xp = jnp if isinstance(sims.mask, jax.Array) else np
+    fits = xp.sum(sims.mask, axis=-1) <= max_objects
+    if sims.mask.shape[-1] <= max_objects:
+        return sims, fits
+    order = xp.argsort(~sims.mask, axis=-1, stable=True)[..., :max_objects]
+
+    def rows(a):
+        return xp.take_along_axis(a, order[..., None], axis=-2)
+
+    out = sims.replace(
+        locals=rows(sims.locals),
+        data=rows(sims.data),
+        mask=xp.take_along_axis(sims.mask, order, axis=-1),
+        context=rows(sims.context),
+    )
+    return out, fits
+
+
+def _fitting(sims: Simulation, max_objects: int | None, what: str) -> Simulation:
+    """Host-side: the stored surveys whose valid objects fit, compacted (validation, pilot)."""
+    if max_objects is None:
+        return sims
+    sims, fits = fit_objects(jax.tree.map(np.asarray, sims), max_objects)
+    if not fits.any():
+        raise ValueError(
+            f"no {what} survey has at most training.max_objects = {max_objects} objects "
+            f"(the smallest has {int(np.asarray(sims.mask).sum(-1).min())})"
+        )
+    return jax.tree.map(lambda a: a[fits], sims)
+
+
 def _gather_batch(dataset: Simulation, key: Key, batch_size: int) -> Simulation:
     n = dataset.mask.shape[0]
     idx = jax.random.randint(key, (batch_size,), 0, n)
@@ -179,10 +222,13 @@ def make_train_step(
         batch = draw(k_draw, source)
         if batch_sharding is not None:
             batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+        weight = None
+        if cfg.max_objects is not None:
+            batch, weight = fit_objects(batch, cfg.max_objects)
 
         def loss_fn(params):
             model = nnx.merge(graphdef, params, state.stats)
-            return model.loss(batch, k_loss, cfg.local_subsample, cfg.local_weight)
+            return model.loss(batch, k_loss, cfg.local_subsample, cfg.local_weight, weight)
 
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -193,6 +239,8 @@ def make_train_step(
             "grad_norm": optax.tree.norm(grads),
             "lr": schedule(state.step),
         }
+        if weight is not None:
+            metrics["kept"] = jnp.mean(weight.astype(loss.dtype))
         new = state.replace(params=params, opt_state=opt_state, step=state.step + 1)
         return new, metrics
 
@@ -488,9 +536,21 @@ def train(
         source = jax.device_put(dataset, replicated)
         del dataset
 
+    if cfg.max_objects is not None:  # the surveys the estimator is for (exactly: see config)
+        n_val = val.mask.shape[0]
+        val = _fitting(val, cfg.max_objects, "validation")
+        if val.mask.shape[0] < cfg.batch_size:
+            raise ValueError(
+                f"only {val.mask.shape[0]} of {n_val} validation surveys have at most "
+                f"training.max_objects = {cfg.max_objects} objects, fewer than batch_size "
+                f"({cfg.batch_size}): raise max_objects or n_val"
+            )
+        pilot = None if pilot is None else _fitting(pilot, cfg.max_objects, "pilot")
     theta_bounds = (np.asarray(prior.lower, float), np.asarray(prior.upper, float))
     model, graphdef, tx, state = _fresh(config, shapes, theta_bounds, local_bounds, k_init)
     meta = _meta(config, shapes, model)
+    if cfg.max_objects is not None:
+        meta["validation_surveys_fitting"] = [int(val.mask.shape[0]), int(n_val)]
     if fit_pilot:
         model.fit_statistics(pilot)
         state = state.replace(stats=nnx.state(model, Statistic))

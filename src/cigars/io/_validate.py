@@ -6,7 +6,7 @@
 
 * table-level problems, always errors: no rows, a missing column, a band set different from
   the model's (a missing or extra band, or the same label for a different filter), more rows
-  than the model's padded maximum ``simulator.survey.n_max``;
+  than the model takes (``simulator.survey.n_max``, or ``inference.training.max_objects``);
 * row-level problems, errors unless ``drop_invalid`` (then the rows are skipped and listed):
   a missing, non-numeric or infinite value; a zero or negative error or variance; a magnitude
   outside the physical range; a host magnitude fainter than the survey's host detection depth
@@ -170,7 +170,9 @@ class CatalogueLimits:
 
     Attributes:
         filters: the model's host bands (speclite names), in the order of its data vector.
-        n_max: the padded maximum number of objects (``simulator.survey.n_max``).
+        n_max: the most objects the model takes (``simulator.survey.n_max``, or the smaller
+            ``inference.training.max_objects``).
+        n_max_key: the config key ``n_max`` comes from (for messages).
         z_spec_range: simulated range of the spectroscopic (heliocentric) redshift.
         host_mag_max: per band, the host detection depth [mag] (None: unchecked).
         m_b_max: faintest SN magnitude the selection keeps (None: unchecked).
@@ -179,6 +181,7 @@ class CatalogueLimits:
 
     filters: tuple[str, ...]
     n_max: int
+    n_max_key: str = "simulator.survey.n_max"
     z_spec_range: tuple[float, float] = (Z_PHYSICAL[0], Z_PHYSICAL[1])
     host_mag_max: tuple[float, ...] | None = None
     m_b_max: float | None = None
@@ -215,9 +218,15 @@ class CatalogueLimits:
         z_hi = (1 + exp.hosts.z_max) * (1 + dv) - 1 + HOST_N_SIGMA * sigma_z
         depths = tuple(survey.depths)
         host_max = depths if len(depths) == len(filters) else None
+        n_max, n_max_key = int(survey.n_max), "simulator.survey.n_max"
+        inference = getattr(exp, "inference", None)
+        max_objects = inference.training.max_objects if inference is not None else None
+        if max_objects is not None and max_objects < n_max:
+            n_max, n_max_key = int(max_objects), "inference.training.max_objects"
         return cls(
             filters=filters,
-            n_max=int(survey.n_max),
+            n_max=n_max,
+            n_max_key=n_max_key,
             z_spec_range=(max(z_lo, Z_PHYSICAL[0]), z_hi),
             host_mag_max=host_max,
             m_b_max=_selection_faint_limit(sim.selection, z_lo, z_hi),
@@ -437,7 +446,7 @@ def validate_catalogue(
         raise CatalogueError(source, fatal)
     n = len(table)
     too_many = Problem(
-        f"{n} objects, more than the model's padded maximum simulator.survey.n_max = {limits.n_max}"
+        f"{n} objects, more than the model takes: {limits.n_max_key} = {limits.n_max}"
     )
     if n > limits.n_max and not drop_invalid:
         raise CatalogueError(source, [too_many])
@@ -454,8 +463,8 @@ def validate_catalogue(
             source,
             [
                 Problem(
-                    f"{rows.size} valid objects, more than the model's padded maximum "
-                    f"simulator.survey.n_max = {limits.n_max}"
+                    f"{rows.size} valid objects, more than the model takes: "
+                    f"{limits.n_max_key} = {limits.n_max}"
                 )
             ],
         )

@@ -230,11 +230,16 @@ def nuts_reference(
     nuts_names = list(submodel_prior(exp).names)
     shared = [n for n in npe_names if n in nuts_names]
     surveys = []
-    bar = tqdm(range(n_surveys), disable=not progress, desc="nuts reference", unit="survey")
-    for i in bar:
+    max_objects = exp.inference.training.max_objects  # the surveys cigars validate keeps
+    bar = tqdm(total=n_surveys, disable=not progress, desc="nuts reference", unit="survey")
+    i = -1
+    while len(surveys) < n_surveys:
+        i += 1
         k_theta, k_sim, k_post = survey_keys(seed, i)
         theta_vec = prior.sample(k_theta)
         sim = as_simulation(sim_jit(k_sim, theta_vec))
+        if max_objects is not None and int(np.sum(np.asarray(sim.mask))) > max_objects:
+            continue
         use_is = sub_model and importance > 0
         proposals, _ = sample_posterior(
             estimator,
@@ -301,6 +306,7 @@ def nuts_reference(
                 ),
             }
         surveys.append(record)
+        bar.update(1)
         bar.set_postfix(c2st_joint=f"{record['c2st_joint']:.3f}")
     bar.close()
     summary = summarise_comparison(surveys, shared)

@@ -117,7 +117,9 @@ class ValidationDraws:
         local_mean: posterior mean ``(m, k)``.
         local_sd: posterior standard deviation ``(m, k)``.
         has_spec: whether the object had a spectroscopic redshift ``(m,)``.
-        survey: index of the survey each object belongs to ``(m,)``.
+        survey: index of the survey each object belongs to ``(m,)`` (a row of ``theta_true``).
+        survey_key: each survey's index ``i`` of :func:`~cigars.validate.survey_keys` ``(n,)``
+            (``0..n-1`` unless surveys were skipped).
     """
 
     names: tuple[str, ...]
@@ -131,6 +133,12 @@ class ValidationDraws:
     local_sd: np.ndarray
     has_spec: np.ndarray
     survey: np.ndarray
+    survey_key: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.survey_key is None:  # files written before skipping existed
+            n = np.asarray(self.theta_true).shape[0]
+            object.__setattr__(self, "survey_key", np.arange(n))
 
     _ARRAYS = (
         "theta_true",
@@ -141,6 +149,7 @@ class ValidationDraws:
         "local_sd",
         "has_spec",
         "survey",
+        "survey_key",
     )
 
     def save(self, path: str | Path) -> Path:
@@ -165,7 +174,7 @@ class ValidationDraws:
                 names=tuple(str(s) for s in f["names"]),
                 local_names=tuple(str(s) for s in f["local_names"]),
                 num_samples=int(f["num_samples"]),
-                **{k: f[k] for k in cls._ARRAYS},
+                **{k: f[k] for k in cls._ARRAYS if k in f},
             )
 
 

@@ -67,12 +67,16 @@ def collect_draws(
     seed: int,
     spec_flag: int | None = None,
     compact: bool = True,
+    max_objects: int | None = None,
     progress: bool = True,
 ) -> ValidationDraws:
     """Simulate ``n_sims`` surveys from the prior and draw from a posterior sampler for each.
 
     Survey ``i`` uses :func:`survey_keys` ``(seed, i)``: ``theta ~ prior``, one simulation,
-    ``num_samples`` joint posterior draws.
+    ``num_samples`` joint posterior draws. With ``max_objects``, a survey with more valid
+    objects is skipped and ``i`` goes on until ``n_sims`` surveys are drawn (the estimator of a
+    run trained with ``training.max_objects`` is for the others only; leaving surveys out by a
+    function of the data keeps the checks exact); ``survey_key`` records the ``i`` used.
 
     Args:
         sampler: ``sampler(key, data, mask, context, num_samples) -> (theta, locals)`` with
@@ -90,11 +94,13 @@ def collect_draws(
         compact: give the sampler the valid objects only, padded to a power of two (>= 64, at
             most the simulator's ``n_max``): the same posterior for an estimator that ignores
             padded slots and object order (the hierarchical NPE does), several times faster.
+        max_objects: skip surveys with more valid objects (None: keep all).
         progress: show a progress bar.
 
     Raises:
         ValueError: for fewer than 2 surveys or draws.
-        RuntimeError: if a posterior draw is not finite (naming the survey).
+        RuntimeError: if a posterior draw is not finite (naming the survey), or if more than
+            ``10 n_sims`` surveys were skipped.
     """
     from tqdm.auto import tqdm
 
@@ -107,11 +113,23 @@ def collect_draws(
     simulate = jax.jit(simulate_one)
     theta_true, theta_draws = [], []
     loc = {k: [] for k in ("true", "ranks", "mean", "sd", "spec", "survey")}
-    bar = tqdm(range(n_sims), disable=not progress, desc="validate", unit="survey", leave=False)
-    for i in bar:
+    used = []
+    bar = tqdm(total=n_sims, disable=not progress, desc="validate", unit="survey", leave=False)
+    i = -1
+    while len(used) < n_sims:
+        i += 1
+        if i - len(used) > 10 * n_sims:
+            raise RuntimeError(
+                f"validate: {i - len(used)} of {i} surveys had more than max_objects = "
+                f"{max_objects} objects"
+            )
         k_theta, k_sim, k_post = survey_keys(seed, i)
         theta = prior.sample(k_theta)
         sim = as_simulation(simulate(k_sim, theta))
+        if max_objects is not None and int(np.sum(np.asarray(sim.mask))) > max_objects:
+            continue
+        row = len(used)
+        used.append(i)
         if compact:
             data, mask, context, idx = _compact(sim.data, sim.mask, sim.context)
         else:
@@ -138,7 +156,8 @@ def collect_draws(
             if spec_flag is not None:
                 spec = np.asarray(sim.context)[idx, spec_flag] > 0.5
             loc["spec"].append(spec)
-            loc["survey"].append(np.full(idx.size, i))
+            loc["survey"].append(np.full(idx.size, row))
+        bar.update(1)
         bar.set_postfix(objects=int(idx.size))
     bar.close()
     k = len(local_names)
@@ -158,6 +177,7 @@ def collect_draws(
         local_sd=cat(loc["sd"], (0, k), np.float64),
         has_spec=cat(loc["spec"], (0,), bool),
         survey=cat(loc["survey"], (0,), np.int64),
+        survey_key=np.asarray(used, np.int64),
     )
 
 
@@ -226,6 +246,7 @@ def validate_run(
         num_samples=num_samples,
         seed=seed,
         spec_flag=None if globals_only else CONTEXT_NAMES.index("has_spec"),
+        max_objects=exp.inference.training.max_objects,
         progress=progress,
     )
     output = Path(output)
@@ -236,6 +257,9 @@ def validate_run(
         "bank": str(bank_path),
         "seed": seed,
         "survey_keys": "survey i: split(fold_in(key(seed), i), 3) = (prior, simulation, posterior)",
+        "skipped_surveys": sorted(
+            set(range(int(draws.survey_key[-1]) + 1)) - set(draws.survey_key.tolist())
+        ),
         **diagnose(draws, thresholds=thresholds, seed=seed),
     }
     from cigars.plots import plot_validation

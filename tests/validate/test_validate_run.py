@@ -42,22 +42,25 @@ def exact_sampler(scale, key, data, mask, context, num_samples):
     return theta, local
 
 
+def _toy_draws(scale, max_objects=None):
+    """300 toy surveys (seed 7) through the exact posterior with its spread scaled."""
+    return collect_draws(
+        jax.jit(functools.partial(exact_sampler, scale), static_argnums=4),
+        TOY.simulate,
+        TOY.prior,
+        names=("mu", "delta"),
+        local_names=("l",),
+        n_sims=300,
+        num_samples=60,
+        seed=7,
+        max_objects=max_objects,
+        progress=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def exact_draws():
-    return {
-        scale: collect_draws(
-            jax.jit(functools.partial(exact_sampler, scale), static_argnums=4),
-            TOY.simulate,
-            TOY.prior,
-            names=("mu", "delta"),
-            local_names=("l",),
-            n_sims=300,
-            num_samples=60,
-            seed=7,
-            progress=False,
-        )
-        for scale in (1.0, 0.5)
-    }
+    return {scale: _toy_draws(scale) for scale in (1.0, 0.5)}
 
 
 def test_exact_posterior_passes_every_check(exact_draws):
@@ -97,18 +100,7 @@ def test_surveys_with_too_many_objects_are_skipped_and_the_exact_posterior_still
     is a function of the data, so the exact posterior stays calibrated on them."""
     from cigars.validate import survey_keys
 
-    draws = collect_draws(
-        jax.jit(functools.partial(exact_sampler, 1.0), static_argnums=4),
-        TOY.simulate,
-        TOY.prior,
-        names=("mu", "delta"),
-        local_names=("l",),
-        n_sims=300,
-        num_samples=60,
-        seed=7,
-        max_objects=9,
-        progress=False,
-    )
+    draws = _toy_draws(1.0, max_objects=9)
     keys = draws.survey_key
     assert keys.shape == (300,) and keys[-1] > 299  # some of the 4-16-object surveys skipped
     counts = np.bincount(draws.survey, minlength=300)

@@ -115,6 +115,14 @@ def test_surveys_with_too_many_objects_are_skipped_and_the_exact_posterior_still
     assert diagnose(draws)["verdict"]["passed"]
 
 
+def test_a_max_objects_no_survey_meets_is_an_error_not_an_endless_loop():
+    from cigars.validate import fitting_surveys
+
+    surveys = fitting_surveys(jax.jit(TOY.simulate), TOY.prior, 7, 3, max_skipped=20)
+    with pytest.raises(RuntimeError, match="21 of 21 simulated surveys had more than"):
+        next(surveys)  # the toy's surveys have 4-16 objects
+
+
 def test_compacted_surveys_give_the_same_global_draws(key):
     """The NPE ignores padded slots and object order: valid rows first, padded to 64 slots."""
     from flax import nnx

@@ -23,6 +23,7 @@ What is compared depends on the run:
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from pathlib import Path
@@ -191,12 +192,7 @@ def nuts_reference(
 
     from cigars.experiment import load_run, npe_problem, simulator_for
     from cigars.hosts import load_bank
-    from cigars.inference import (
-        as_simulation,
-        load_estimator,
-        posterior_log_prob,
-        sample_posterior,
-    )
+    from cigars.inference import load_estimator, posterior_log_prob, sample_posterior
     from cigars.likelihood._submodel import (
         sn_data_from_catalogue,
         sn_data_from_simulation,
@@ -204,7 +200,7 @@ def nuts_reference(
         submodel_prior,
     )
     from cigars.simulate import simulate
-    from cigars.validate import add_report_section, survey_keys, write_report
+    from cigars.validate import add_report_section, fitting_surveys, write_report
 
     if n_surveys < 1:
         raise ValueError(f"nuts_reference: n_surveys must be >= 1, got {n_surveys}")
@@ -230,16 +226,12 @@ def nuts_reference(
     nuts_names = list(submodel_prior(exp).names)
     shared = [n for n in npe_names if n in nuts_names]
     surveys = []
-    max_objects = exp.inference.training.max_objects  # the surveys cigars validate keeps
     bar = tqdm(total=n_surveys, disable=not progress, desc="nuts reference", unit="survey")
-    i = -1
-    while len(surveys) < n_surveys:
-        i += 1
-        k_theta, k_sim, k_post = survey_keys(seed, i)
-        theta_vec = prior.sample(k_theta)
-        sim = as_simulation(sim_jit(k_sim, theta_vec))
-        if max_objects is not None and int(np.sum(np.asarray(sim.mask))) > max_objects:
-            continue
+    # the surveys cigars validate keeps (a run trained with max_objects is for those only)
+    fitting = fitting_surveys(
+        sim_jit, prior, seed, exp.inference.training.max_objects, 10 * n_surveys
+    )
+    for i, (_, k_sim, k_post), theta_vec, sim in itertools.islice(fitting, n_surveys):
         use_is = sub_model and importance > 0
         proposals, _ = sample_posterior(
             estimator,

@@ -41,7 +41,13 @@ from cigars.validate._report import (
     verdict,
     write_report,
 )
-from cigars.validate._run import DRAWS_NAME, collect_draws, survey_keys, validate_run
+from cigars.validate._run import (
+    DRAWS_NAME,
+    collect_draws,
+    fitting_surveys,
+    survey_keys,
+    validate_run,
+)
 
 __all__ = [
     "DEFAULT_Z_EDGES",
@@ -67,6 +73,7 @@ __all__ = [
     "read_report",
     "recovery_summary",
     "sbc_ranks",
+    "fitting_surveys",
     "survey_keys",
     "tarp_coverage",
     "to_json",

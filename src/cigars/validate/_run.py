@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from cigars.validate._report import (
     write_report,
 )
 
-__all__ = ["DRAWS_NAME", "collect_draws", "survey_keys", "validate_run"]
+__all__ = ["DRAWS_NAME", "collect_draws", "fitting_surveys", "survey_keys", "validate_run"]
 
 DRAWS_NAME = "draws.npz"
 _MIN_ROWS = 64
@@ -32,6 +33,36 @@ def survey_keys(seed: int, i: int):
     posterior of the same surveys (e.g. NUTS) rebuilds them from these keys.
     """
     return jax.random.split(jax.random.fold_in(jax.random.key(seed), i), 3)
+
+
+def fitting_surveys(simulate, prior, seed: int, max_objects: int | None, max_skipped: int):
+    """Surveys ``i = 0, 1, ...`` of :func:`survey_keys`, skipping those that do not fit.
+
+    Yields ``(i, keys, theta, sim)``: the survey's index, its keys ``(prior draw, simulation,
+    posterior draws)``, its parameters (``theta ~ prior``) and its
+    :class:`~cigars.inference.Simulation` (by ``simulate``), for every survey with at most
+    ``max_objects`` valid objects (all of them if None). Runs for as long as the caller asks.
+
+    Raises:
+        RuntimeError: after more than ``max_skipped`` surveys were skipped.
+    """
+    from cigars.inference import as_simulation
+
+    skipped, i = 0, -1
+    while True:
+        i += 1
+        keys = survey_keys(seed, i)
+        theta = prior.sample(keys[0])
+        sim = as_simulation(simulate(keys[1], theta))
+        if max_objects is not None and int(np.sum(np.asarray(sim.mask))) > max_objects:
+            skipped += 1
+            if skipped > max_skipped:
+                raise RuntimeError(
+                    f"{skipped} of {i + 1} simulated surveys had more than the run's "
+                    f"training.max_objects = {max_objects} objects"
+                )
+            continue
+        yield i, keys, theta, sim
 
 
 def _rows(n: int) -> int:
@@ -104,8 +135,6 @@ def collect_draws(
     """
     from tqdm.auto import tqdm
 
-    from cigars.inference import as_simulation
-
     if n_sims < 2:
         raise ValueError(f"validate: n_sims must be >= 2, got {n_sims}")
     if num_samples < 2:
@@ -115,20 +144,8 @@ def collect_draws(
     loc = {k: [] for k in ("true", "ranks", "mean", "sd", "spec", "survey")}
     used = []
     bar = tqdm(total=n_sims, disable=not progress, desc="validate", unit="survey", leave=False)
-    i = -1
-    while len(used) < n_sims:
-        i += 1
-        if i - len(used) > 10 * n_sims:
-            raise RuntimeError(
-                f"validate: {i - len(used)} of {i} surveys had more than max_objects = "
-                f"{max_objects} objects"
-            )
-        k_theta, k_sim, k_post = survey_keys(seed, i)
-        theta = prior.sample(k_theta)
-        sim = as_simulation(simulate(k_sim, theta))
-        if max_objects is not None and int(np.sum(np.asarray(sim.mask))) > max_objects:
-            continue
-        row = len(used)
+    surveys = fitting_surveys(simulate, prior, seed, max_objects, 10 * n_sims)
+    for row, (i, (_, _, k_post), _, sim) in enumerate(itertools.islice(surveys, n_sims)):
         used.append(i)
         if compact:
             data, mask, context, idx = _compact(sim.data, sim.mask, sim.context)

@@ -550,6 +550,8 @@ def infer_catalogue(
         write_drop_report,
     )
 
+    if importance < 0:
+        raise ValueError(f"--importance must be >= 0, got {importance}")
     exp, bank_path = load_run(run_dir)
     if bank_path is None:  # a design-sample run of the 'standardised' likelihood
         from cigars.likelihood import infer_standardised

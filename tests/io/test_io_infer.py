@@ -197,6 +197,8 @@ def test_importance_sampling_needs_a_tractable_likelihood(tmp_path, run_dir, cap
     argv = ["infer", str(run_dir), str(data), "-o", str(out), "--importance", "4"]
     assert main(argv) == 2
     assert "--importance needs a tractable likelihood" in capsys.readouterr().err
+    assert main([*argv[:-1], "-1"]) == 2
+    assert "--importance must be >= 0, got -1" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -61,6 +61,7 @@ def run(
     from cigars.hosts import load_bank
     from cigars.inference import Simulation, train
     from cigars.likelihood._reference import compare_with_nuts, nuts_draws, summarise_comparison
+    from cigars.likelihood._selection import selection_grid
     from cigars.likelihood._submodel import sn_data_from_simulation, sn_model_for, submodel_prior
 
     exp = load_experiment(CONFIG)
@@ -136,12 +137,13 @@ def run(
     for i in range(n_nuts):
         t0 = time.perf_counter()
         with jax.enable_x64(True):
+            data = sn_data_from_simulation(sim_te.data[i], sim_te.mask[i], sim_te.context[i])
             nuts, div = nuts_draws(
                 jax.random.key(100 + i),
                 model,
                 submodel_prior(exp),
-                sn_data_from_simulation(sim_te.data[i], sim_te.mask[i], sim_te.context[i]),
-                selection,
+                data,
+                selection_grid(selection, model, data),
                 num_warmup=sampler.num_warmup,
                 num_samples=num_samples,
             )

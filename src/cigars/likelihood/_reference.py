@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-def nuts_draws(key, model, prior, data, selection, *, num_warmup: int, num_samples: int):
+def nuts_draws(key, model, prior, data, grid, *, num_warmup: int, num_samples: int):
     """NUTS on the known-hosts likelihood of one sample; call inside ``jax.enable_x64``.
 
     Args:
@@ -50,7 +50,7 @@ def nuts_draws(key, model, prior, data, selection, *, num_warmup: int, num_sampl
         model: the SN model (:func:`~cigars.likelihood.sn_model_for`).
         prior: the sub-model prior (:func:`~cigars.likelihood.submodel_prior`).
         data: the supernovae (:class:`~cigars.likelihood.SNData`).
-        selection: the detection probability (its :func:`selection_grid` normalises).
+        grid: their selection normalisation (:func:`~cigars.likelihood.selection_grid`).
         num_warmup: warm-up steps.
         num_samples: draws.
 
@@ -59,9 +59,7 @@ def nuts_draws(key, model, prior, data, selection, *, num_warmup: int, num_sampl
     """
     from cigars.likelihood._models import sn_model
     from cigars.likelihood._nuts import run_nuts
-    from cigars.likelihood._selection import selection_grid
 
-    grid = selection_grid(selection, model, data)
     mcmc = run_nuts(
         key,
         sn_model,
@@ -115,16 +113,14 @@ def compare_with_nuts(draws, nuts: dict[str, np.ndarray], names, key) -> dict[st
     }
 
 
-def _importance_draws(proposals, log_q, model, data, selection, prior, names):
+def _importance_draws(proposals, log_q, model, data, grid, prior, names):
     """The neural proposals and their importance weights under the known-hosts likelihood.
 
     Call inside ``jax.enable_x64``. Returns ``(draws, weights)``: the (S, n_theta) proposals in
     float64 and their :class:`~cigars.likelihood.ImportanceWeights`.
     """
     from cigars.likelihood._models import sn_model
-    from cigars.likelihood._selection import selection_grid
 
-    grid = selection_grid(selection, model, data)
     target = log_joint(sn_model, (model, prior, data, grid), prior, names)
     draws = np.asarray(proposals, np.float64)
     return draws, importance_weights(target(draws), np.asarray(log_q, np.float64))
@@ -193,6 +189,7 @@ def nuts_reference(
     from cigars.experiment import load_run, npe_problem, simulator_for
     from cigars.hosts import load_bank
     from cigars.inference import load_estimator, posterior_log_prob, sample_posterior
+    from cigars.likelihood._selection import selection_grid
     from cigars.likelihood._submodel import (
         sn_data_from_catalogue,
         sn_data_from_simulation,
@@ -257,12 +254,13 @@ def nuts_reference(
                     raise RuntimeError(f"survey {i}: the rebuilt catalogue differs from the run's")
             nuts_prior = submodel_prior(exp, fixed_values=theta_true)
             t_nuts = time.perf_counter()
+            grid = selection_grid(selection, model, data)  # NUTS and the importance weights
             nuts, n_div = nuts_draws(
                 jax.random.fold_in(k_post, 1),
                 model,
                 nuts_prior,
                 data,
-                selection,
+                grid,
                 num_warmup=num_warmup,
                 num_samples=num_samples,
             )
@@ -270,7 +268,7 @@ def nuts_reference(
             if use_is:
                 t_is = time.perf_counter()
                 weighted = _importance_draws(
-                    proposals, log_q, model, data, selection, nuts_prior, npe_names
+                    proposals, log_q, model, data, grid, nuts_prior, npe_names
                 )
                 t_is = time.perf_counter() - t_is
         columns = [npe_names.index(n) for n in shared]

@@ -271,7 +271,7 @@ def run(
     from cigars.config import load_experiment
     from cigars.experiment import experiment_truth, npe_problem
     from cigars.hosts import load_bank
-    from cigars.inference import Simulation, c2st, train
+    from cigars.inference import c2st, fit_objects, train
 
     if quick:
         n_train, n_test, cigars_steps, sbi_epochs, num_samples, n_c2st = 400, 30, 150, 5, 200, 2
@@ -291,18 +291,8 @@ def run(
     rows = int(-(-max(sim_tr.mask.sum(1).max(), sim_te.mask.sum(1).max()) // 64) * 64)
     f_tr, m_tr = compact_surveys(sim_tr.data, sim_tr.mask, sim_tr.context, rows)
     f_te, m_te = compact_surveys(sim_te.data, sim_te.mask, sim_te.context, rows)
-    loc_tr = np.take_along_axis(
-        np.asarray(sim_tr.locals),
-        np.argsort(~np.asarray(sim_tr.mask), 1, kind="stable")[:, :rows, None],
-        1,
-    )
-    dataset = Simulation(
-        theta=np.asarray(sim_tr.theta),
-        locals=loc_tr,
-        data=f_tr[..., :n_feat],
-        mask=m_tr,
-        context=f_tr[..., n_feat:],
-    )
+    # cigars gets the same valid rows first in the same slots (its padded rows are ignored)
+    dataset, _ = fit_objects(jax.tree.map(np.asarray, sim_tr), rows)
 
     # cigars
     _, prior, local_bounds = npe_problem(exp, load_bank(bank))

@@ -258,6 +258,13 @@ def _cmd_plot_posterior(args) -> int:
     return 0
 
 
+def _verdict(report) -> str:
+    """``N checks, all passed`` or ``N checks, K failed`` of a validation report."""
+    v = report["verdict"]
+    summary = "all passed" if v["passed"] else f"{v['n_failed']} failed"
+    return f"{v['n_checks']} checks, {summary}"
+
+
 def _cmd_validate(args) -> int:
     from pathlib import Path
 
@@ -282,9 +289,7 @@ def _cmd_validate(args) -> int:
         print("per-object 68% coverage by quartile of posterior sd (narrowest first):")
         for name in report["coverage"]["locals_pooled"]:
             print(f"{name:>12} " + " ".join(f"{c:.3f}" for c in by_width[name]["coverage_68"]))
-    v = report["verdict"]
-    summary = "all passed" if v["passed"] else f"{v['n_failed']} failed"
-    print(f"validation: {v['n_checks']} checks, {summary} ({report['n_sims']} simulated surveys)")
+    print(f"validation: {_verdict(report)} ({report['n_sims']} simulated surveys)")
     if report.get("skipped_surveys"):
         print(
             f"skipped {len(report['skipped_surveys'])} simulated surveys with more objects than "
@@ -341,9 +346,7 @@ def _cmd_validate(args) -> int:
                 f"in [{1 / th.nuts_sd_ratio:.2f}, {th.nuts_sd_ratio}], Pareto k <= "
                 f"{th.pareto_k}): {'all passed' if not failed else 'failed: ' + ', '.join(failed)}"
             )
-        v = report["verdict"]
-        summary = "all passed" if v["passed"] else f"{v['n_failed']} failed"
-        print(f"validation with the NUTS reference: {v['n_checks']} checks, {summary}")
+        print(f"validation with the NUTS reference: {_verdict(report)}")
         print(f"report section 'reference_nuts' added: {out / 'report.json'}")
     return 0
 

@@ -116,6 +116,7 @@ def run(args) -> dict:
         catalogue_arrays,
         experiment_truth,
         npe_problem,
+        train_experiment,
     )
     from cigars.hosts import load_bank
     from cigars.inference import sample_posterior, simulate_batch, train
@@ -195,14 +196,13 @@ def run(args) -> dict:
         log_every=max(steps // 100, 1),
         checkpoint_every=max(steps // 4, 1),
     )
-    train_cfg = exp.inference.replace(training=tcfg)
+    # Through train_experiment, so that OUT/run is a run folder like `cigars train` writes
+    # (experiment.yaml included): `cigars infer` and `cigars validate` take it as it is.
     t0 = time.perf_counter()
-    result = train(
-        train_cfg,
-        simulate_one,
-        prior,
+    result = train_experiment(
+        exp.replace(inference=exp.inference.replace(training=tcfg)),
+        bank_path,
         out / "run",
-        local_bounds=local_bounds,
         init_from=args.init_from,
         progress=False,
     )

@@ -441,7 +441,9 @@ def read_catalogue(path: str | Path, columns: ColumnMap | str | Path | None = No
             from cigars.io._reference import BANDS, read_reference_mock
 
             table, _ = read_reference_mock(path)
-            table.meta["filters"] = [f"lsst2023-{b}" for b in BANDS]
+            # The reference made its host photometry through the LSST v1.1 (2016) throughputs
+            # (docs/checks.md, "Cause of the DTD offset"), speclite's lsst2016-*.
+            table.meta["filters"] = [f"lsst2016-{b}" for b in BANDS]
             table.meta["source"] = str(path)
             return table
         fmt = table_format(path)

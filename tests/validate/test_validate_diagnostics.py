@@ -147,6 +147,29 @@ def test_central_coverage_by_hand():
     np.testing.assert_allclose(cov, [0, 0.5 / 3, 1.5 / 3, 2.5 / 3, 1])
 
 
+def test_central_coverage_of_many_columns_equals_the_per_object_average():
+    # Oracle: each truth's PIT cell [r, r + 1] / (L + 1) overlapped with the central interval,
+    # averaged over objects one at a time, per column.
+    rng = np.random.default_rng(3)
+    L, levels = 7, np.array([0.1, 0.5, 0.68, 0.95])
+    ranks = np.stack([rng.integers(0, L + 1, 50), rng.binomial(L, 0.8, 50)], axis=1)
+    expected = np.zeros((levels.size, 2))
+    for i, a in enumerate(levels):
+        lo, hi = (1 - a) / 2, (1 + a) / 2
+        for j in range(2):
+            for r in ranks[:, j]:
+                u0, u1 = r / (L + 1), (r + 1) / (L + 1)
+                expected[i, j] += max(0.0, min(u1, hi) - max(u0, lo)) * (L + 1) / len(ranks)
+    np.testing.assert_allclose(central_coverage(ranks, L, levels), expected, atol=1e-12)
+
+
+def test_central_coverage_refuses_ranks_outside_the_draws():
+    with pytest.raises(ValueError, match=r"integers in \[0, 9\]"):
+        central_coverage(np.array([0, 10]), 9)
+    with pytest.raises(ValueError, match="integers"):
+        central_coverage(np.array([0.5, 2.0]), 9)
+
+
 def test_coverage_of_uniform_ranks_is_the_diagonal():
     # Every rank equally often: the expected coverage is exactly the credibility for any L.
     levels = credibility_levels(21)

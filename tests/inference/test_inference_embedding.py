@@ -11,7 +11,7 @@ from flax import nnx
 from cigars.inference import SetEmbedding, masked_mean
 
 
-def _embedding(pooling, pool_inputs=False):
+def _embedding(pooling, pool_inputs=False, pool_variance=False):
     """The embedding, initialised inside one jit, and a jitted call of it."""
     emb = nnx.jit(
         lambda: SetEmbedding(
@@ -24,6 +24,7 @@ def _embedding(pooling, pool_inputs=False):
             pooling=pooling,
             num_heads=4,
             pool_inputs=pool_inputs,
+            pool_variance=pool_variance,
             rngs=nnx.Rngs(0),
         )
     )()
@@ -53,9 +54,15 @@ def test_permutation_invariance(key, pooling):
     np.testing.assert_allclose(e_p, e[perm], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("pooling", ["mean", "attention", "mean+inputs"])
+@pytest.mark.parametrize(
+    "pooling", ["mean", "attention", "mean+inputs", "mean+variance", "attention+variance"]
+)
 def test_padded_slots_do_not_matter(key, pooling):
-    call, module = _embedding(pooling.split("+")[0], pool_inputs=pooling.endswith("+inputs"))
+    call, module = _embedding(
+        pooling.split("+")[0],
+        pool_inputs=pooling.endswith("+inputs"),
+        pool_variance=pooling.endswith("+variance"),
+    )
 
     def emb(x, mask, extra):
         return call(module, x, mask, extra)
@@ -110,6 +117,21 @@ def test_pool_inputs_feeds_the_inputs_masked_mean(key):
     )
     np.testing.assert_allclose(s, expected, rtol=1e-5, atol=1e-6)
     assert module.summariser.in_dim == 16 + 3 + 1
+
+
+def test_pool_variance_feeds_the_encodings_variance(key):
+    """With pool_variance the summariser sees [mean, variance of the valid encodings, extra]."""
+    call, module = _embedding("mean", pool_variance=True)
+    x, mask = _set(key)
+    extra = jnp.array([0.4])
+    s, e = call(module, x, mask, extra)
+    valid = np.asarray(e)[np.asarray(mask)]  # numpy oracle: population variance of the valid
+    expected = module.summariser(jnp.concatenate([valid.mean(0), valid.var(0), extra]))
+    np.testing.assert_allclose(s, expected, rtol=1e-5, atol=1e-6)
+    assert module.summariser.in_dim == 2 * 16 + 1
+    # Permuting the objects changes nothing.
+    perm = jax.random.permutation(jax.random.key(1), x.shape[0])
+    np.testing.assert_allclose(call(module, x[perm], mask[perm], extra)[0], s, rtol=1e-5, atol=1e-6)
 
 
 def test_masked_mean_oracle(key):

@@ -27,6 +27,9 @@ class EstimatorConfig(Config):
         pool_inputs: the summariser also sees the masked mean of the standardised per-object
             inputs (data and context), a linear path for per-object statistics whose sum over
             the set carries the information (e.g. likelihood-score features).
+        pool_variance: the summariser also sees the masked variance over the set of each
+            encoding dimension next to its mean: second moments of the per-object encodings (a
+            Hubble residual's scatter, say) reach it without the encoder having to learn squares.
         flow_layers: coupling layers of the global flow.
         local_posterior: ``flow`` (a spline flow conditioned on the object, the summary and the
             globals: its networks run once per draw and object) or ``mixture`` (a Gaussian
@@ -51,6 +54,7 @@ class EstimatorConfig(Config):
     num_heads: int = bounded(4, ge=1)
     whiten_objects: bool = False
     pool_inputs: bool = False
+    pool_variance: bool = False
     flow_layers: int = bounded(4, ge=1)
     local_posterior: Literal["flow", "mixture"] = "flow"
     mixture_components: int = bounded(8, ge=1)

@@ -9,7 +9,9 @@ or by pooling by multi-head attention with one learned query (PMA; Lee et al. 20
 Transformer, Sec. 3.2), with padded slots excluded from the softmax. With ``pool_inputs`` the
 masked mean of the inputs themselves is appended (a linear path: a per-object statistic whose
 sum over objects is informative, such as a likelihood-score contribution, reaches the summariser
-exactly instead of through the encoder's nonlinearity). Extra per-set features (e.g. the
+exactly instead of through the encoder's nonlinearity). With ``pool_variance`` the masked
+variance of each encoding dimension, ``sum_i mask_i (e_i - m)^2 / max(1, sum_i mask_i)``, is
+appended too (a second-moment path: a per-object residual's scatter). Extra per-set features (e.g. the
 standardised log object count) are appended and a second MLP gives the summary
 ``s = rho([m, extra])``. Padded slots never influence the output, whatever they contain.
 """
@@ -87,6 +89,7 @@ class SetEmbedding(nnx.Module):
         pooling: ``"mean"`` (masked mean) or ``"attention"`` (PMA).
         num_heads: attention heads (``pooling="attention"`` only).
         pool_inputs: also pool the inputs linearly (masked mean) into the summariser.
+        pool_variance: also pool the masked variance of each encoding dimension.
         rngs: parameter initialisation keys.
     """
 
@@ -102,6 +105,7 @@ class SetEmbedding(nnx.Module):
         pooling: Literal["mean", "attention"] = "mean",
         num_heads: int = 4,
         pool_inputs: bool = False,
+        pool_variance: bool = False,
         rngs: nnx.Rngs,
     ):
         if pooling not in ("mean", "attention"):
@@ -113,7 +117,8 @@ class SetEmbedding(nnx.Module):
             AttentionPool(embed_dim, num_heads, rngs=rngs) if pooling == "attention" else None
         )
         self.pool_inputs = pool_inputs
-        pooled_dim = embed_dim + (in_dim if pool_inputs else 0)
+        self.pool_variance = pool_variance
+        pooled_dim = embed_dim * (2 if pool_variance else 1) + (in_dim if pool_inputs else 0)
         self.summariser = MLP(
             pooled_dim + extra_dim, summary_dim, hidden=hidden, depth=depth, rngs=rngs
         )
@@ -137,6 +142,9 @@ class SetEmbedding(nnx.Module):
         x = jnp.where(mask[..., None], x, 0.0)
         e = jnp.where(mask[..., None], self.encoder(x), 0.0)
         pooled = masked_mean(e, mask) if self.pool is None else self.pool(e, mask)
+        if self.pool_variance:
+            centred = e - masked_mean(e, mask)[..., None, :]
+            pooled = jnp.concatenate([pooled, masked_mean(centred**2, mask)], axis=-1)
         if self.pool_inputs:
             mean_x = masked_mean(x, mask)
             if pooled_scale is not None:

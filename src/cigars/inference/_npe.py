@@ -233,6 +233,7 @@ class HierarchicalNPE(nnx.Module):
             pooling=c.pooling,
             num_heads=c.num_heads,
             pool_inputs=c.pool_inputs,
+            pool_variance=c.pool_variance,
             rngs=rngs,
         )
         flow_kw = dict(

@@ -11,8 +11,8 @@ masked mean of the inputs themselves is appended (a linear path: a per-object st
 sum over objects is informative, such as a likelihood-score contribution, reaches the summariser
 exactly instead of through the encoder's nonlinearity). With ``pool_variance`` the masked
 variance of each encoding dimension, ``sum_i mask_i (e_i - m)^2 / max(1, sum_i mask_i)``, is
-appended too (a second-moment path: a per-object residual's scatter). Extra per-set features (e.g. the
-standardised log object count) are appended and a second MLP gives the summary
+appended too (a second-moment path: a per-object residual's scatter). Extra per-set features
+(e.g. the standardised log object count) are appended and a second MLP gives the summary
 ``s = rho([m, extra])``. Padded slots never influence the output, whatever they contain.
 """
 

@@ -434,6 +434,8 @@ def markdown(results: dict[str, Any]) -> str:
                 f"selection; n_max = {s['n_max_rule']}; median of at least {s['repeats']} "
                 "surveys after compilation and half as many untimed ones (about 1 s of them, at "
                 "most 50: column `runs`). "
+                f"Batched: {s.get('batch', '—')} surveys per vmapped call, as training "
+                "simulates (one survey is too little work for an accelerator). "
                 "Floor = bytes of the bank one survey must read (whole-bank "
                 "detection and SFH-bin columns, plus each slot's host row) / copy bandwidth.",
                 "",
@@ -449,6 +451,8 @@ def markdown(results: dict[str, Any]) -> str:
                     ("ms", "ms / survey"),
                     ("ms_min", "min [ms]"),
                     ("surveys_per_s", "surveys / s"),
+                    ("batch_ms_per_survey", "batched: ms / survey"),
+                    ("batch_speedup", "batched speed-up"),
                     ("numpy_fast_ms", "NumPy same-shortcuts [ms]"),
                     ("ratio_numpy_fast", "ratio"),
                     ("numpy_direct_ms", "NumPy direct [ms]"),

@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_simulator.py [--n-host 1000000] [--bank BANK.h5] [--repeats 7]
-        [--targets 1600 16000 160000] [--prune 0.7] [--skip-numpy] [--quick]
+        [--targets 1600 16000 160000] [--prune 0.7] [--batch 8] [--skip-numpy] [--quick]
 
 or as a section of ``python -m benchmarks`` (:func:`section`).
 
@@ -25,6 +25,9 @@ SN selection (the NumPy port has the same). Reported per target:
   bin rates per simulation, a categorical over all (galaxy, bin) pairs);
 * the bandwidth floor: the bytes of the bank one survey must read (:func:`survey_read_bytes`)
   divided by the device's copy bandwidth, and the ratio of the measured time to it;
+* ``batch`` surveys in one vmapped call (as training simulates them), per survey, and the
+  speed-up over one at a time: on an accelerator one survey is too little work and the
+  single-survey time measures kernel launches;
 * the peak resident memory while simulating at that size;
 * power-law exponents of time and memory against the number of detected SNe.
 """
@@ -130,7 +133,7 @@ def _line(row: dict[str, Any]) -> str:
         f"{row['ms']:8.1f} {row['ms_min']:8.1f} {get('numpy_fast_ms'):8.1f} "
         f"{get('ratio_numpy_fast'):6.1f} {get('numpy_direct_ms'):8.1f} "
         f"{get('ratio_numpy_direct'):6.1f} {get('floor_ms'):7.2f} {get('ratio_to_floor'):6.1f} "
-        f"{row['peak_rss_mib']:6.0f}"
+        f"{row['peak_rss_mib']:6.0f} {get('batch_ms_per_survey'):8.2f}"
     )
 
 
@@ -153,6 +156,7 @@ def run(
     numpy: bool = True,
     bandwidth_gb_s: float | None = None,
     memory: PeakMemory | None = None,
+    batch: int = 8,
     verbose: bool = True,
 ) -> dict[str, Any]:
     """Measure the simulator at each target size; see the module docstring.
@@ -174,6 +178,7 @@ def run(
         "repeats": repeats,
         "selection": "logistic",
         "n_max_rule": "1.25 x pilot total SNe + 64",
+        "batch": batch,
     }
     say(
         f"bank: {hosts.n_host} galaxies ({galaxies} after pruning); pilot (counts=1000): "
@@ -181,7 +186,8 @@ def run(
     )
     say(
         f"{'target':>7} {'n_max':>7} {'N_det':>7} {'compile':>7} {'ms':>8} {'min':>8} "
-        f"{'np_fast':>8} {'ratio':>6} {'np_dir':>8} {'ratio':>6} {'floor':>7} {'x':>6} {'MiB':>6}"
+        f"{'np_fast':>8} {'ratio':>6} {'np_dir':>8} {'ratio':>6} {'floor':>7} {'x':>6} {'MiB':>6} "
+        f"{'batch_ms':>8}"
     )
     rows, catalogues = [], {}
     for target in targets:
@@ -226,6 +232,24 @@ def run(
             "rss_growth_mib": peak - rss_start,
             **program_memory(compiled),
         }
+        if batch > 1:
+            # As training simulates: `batch` surveys in one vmapped call. An accelerator needs
+            # that much work at once; one survey at a time measures kernel launches there.
+            many = jax.jit(jax.vmap(_simulate, in_axes=(None, 0, None))).lower(
+                sim, jax.random.split(jax.random.key(3), batch), theta
+            )
+            many = many.compile()
+            calls = max(3, n_rep // batch)
+            bkeys = iter(jax.random.split(jax.random.key(4), calls + 1))
+            jax.block_until_ready(many(sim, jax.random.split(next(bkeys), batch), theta))
+            bmed, _, _ = timed(
+                lambda m=many, s=sim, k=bkeys: jax.block_until_ready(
+                    m(s, jax.random.split(next(k), batch), theta)
+                ),
+                calls,
+            )
+            row["batch_ms_per_survey"] = 1e3 * bmed / batch
+            row["batch_speedup"] = med * batch / bmed
         read = survey_read_bytes(sim)
         row["read_mib"] = read["total"] / 2**20
         if bandwidth_gb_s:
@@ -287,6 +311,7 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--targets", type=int, nargs="+", default=list(TARGETS))
     parser.add_argument("--prune", type=float, default=0.7, help="prune_dm_ratio (0 = off)")
+    parser.add_argument("--batch", type=int, default=8, help="surveys per vmapped call")
     parser.add_argument("--skip-numpy", action="store_true")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
@@ -303,4 +328,5 @@ if __name__ == "__main__":
             prune=args.prune,
             numpy=not args.skip_numpy,
             bandwidth_gb_s=bw,
+            batch=args.batch,
         )

@@ -235,10 +235,11 @@ def run(
         if batch > 1:
             # As training simulates: `batch` surveys in one vmapped call. An accelerator needs
             # that much work at once; one survey at a time measures kernel launches there.
-            many = jax.jit(jax.vmap(_simulate, in_axes=(None, 0, None))).lower(
-                sim, jax.random.split(jax.random.key(3), batch), theta
+            many = (
+                jax.jit(jax.vmap(_simulate, in_axes=(None, 0, None)))
+                .lower(sim, jax.random.split(jax.random.key(3), batch), theta)
+                .compile()
             )
-            many = many.compile()
             calls = max(3, n_rep // batch)
             bkeys = iter(jax.random.split(jax.random.key(4), calls + 1))
             jax.block_until_ready(many(sim, jax.random.split(next(bkeys), batch), theta))

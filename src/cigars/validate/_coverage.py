@@ -69,9 +69,7 @@ def central_coverage(
     # column) and weight each value's cell fraction by its count. Memory O(levels x L), not
     # O(levels x objects): the pooled per-object ranks of 100 16k-SN surveys are 10^7 values.
     flat = ranks.reshape(ranks.shape[0], int(np.prod(ranks.shape[1:]))).astype(np.int64)
-    counts = np.stack(
-        [np.bincount(col, minlength=num_samples + 1) for col in flat.T], axis=1
-    ).reshape(num_samples + 1, -1)
+    counts = np.stack([np.bincount(col, minlength=num_samples + 1) for col in flat.T], axis=1)
     a = levels[:, None]
     values = np.arange(num_samples + 1)[None, :]
     fraction = _cell_fraction(values, num_samples, (1 - a) / 2, (1 + a) / 2)

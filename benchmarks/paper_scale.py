@@ -119,7 +119,7 @@ def run(args) -> dict:
         train_experiment,
     )
     from cigars.hosts import load_bank
-    from cigars.inference import sample_posterior, simulate_batch, train
+    from cigars.inference import fit_objects, sample_posterior, simulate_batch, train
     from cigars.io import read_reference_mock
 
     out = Path(args.output)
@@ -271,7 +271,7 @@ def run(args) -> dict:
         sim = jax.device_get(sim)
         # A run trained with max_objects is for the surveys that fit (exactly: TrainingConfig).
         limit = exp.inference.training.max_objects
-        kept = [i for i in range(args.n_cal) if limit is None or sim.mask[i].sum() <= limit]
+        kept = range(args.n_cal) if limit is None else np.flatnonzero(fit_objects(sim, limit)[1])
         ranks, in68, in95 = [], [], []
         t0 = time.perf_counter()
         for i in kept:

@@ -335,12 +335,12 @@ def _cmd_validate(args) -> int:
         from cigars.validate import Thresholds, read_report
 
         th, report = Thresholds(), read_report(out)
-        failed = [
-            f"{c['name']} ({c['statistic']} {c['value']:.3g})"
-            for c in report["checks"]
-            if c["section"] == "reference_nuts" and not c["passed"]
-        ]
         if ref["sub_model"]:
+            failed = [
+                f"{c['name']} ({c['statistic']} {c['value']:.3g})"
+                for c in report["checks"]
+                if c["section"] == "reference_nuts" and not c["passed"]
+            ]
             print(
                 f"NUTS checks (C2ST <= {th.nuts_c2st}, |shift| <= {th.nuts_shift} sd, sd ratio "
                 f"in [{1 / th.nuts_sd_ratio:.2f}, {th.nuts_sd_ratio}], Pareto k <= "

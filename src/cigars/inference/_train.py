@@ -181,11 +181,13 @@ def _fitting(sims: Simulation, max_objects: int | None, what: str) -> Simulation
     """Host-side: the stored surveys whose valid objects fit, compacted (validation, pilot)."""
     if max_objects is None:
         return sims
-    sims, fits = fit_objects(jax.tree.map(np.asarray, sims), max_objects)
+    sims = jax.tree.map(np.asarray, sims)
+    smallest = int(sims.mask.sum(-1).min())  # before compaction, which caps the counts
+    sims, fits = fit_objects(sims, max_objects)
     if not fits.any():
         raise ValueError(
             f"no {what} survey has at most training.max_objects = {max_objects} objects "
-            f"(the smallest has {int(np.asarray(sims.mask).sum(-1).min())})"
+            f"(the smallest has {smallest})"
         )
     return jax.tree.map(lambda a: a[fits], sims)
 

@@ -437,7 +437,10 @@ def markdown(results: dict[str, Any]) -> str:
                 f"Batched: {s.get('batch', '—')} surveys per vmapped call, as training "
                 "simulates (one survey is too little work for an accelerator). "
                 "Floor = bytes of the bank one survey must read (whole-bank "
-                "detection and SFH-bin columns, plus each slot's host row) / copy bandwidth.",
+                "detection and SFH-bin columns, plus each slot's host row) / copy bandwidth. "
+                "RNG floor = time to draw just the random 32-bit words the survey's program draws "
+                "(`RNG words`, every `random_bits` call), with the same generators; `NumPy RNG` = "
+                "NumPy's PCG64 drawing as many words: the survey cannot beat its random numbers.",
                 "",
             ]
             lines += _table(
@@ -460,6 +463,10 @@ def markdown(results: dict[str, Any]) -> str:
                     ("read_mib", "bank read [MiB]"),
                     ("floor_ms", "floor [ms]"),
                     ("ratio_to_floor", "x floor"),
+                    ("rng_words", "RNG words"),
+                    ("rng_floor_ms", "RNG floor [ms]"),
+                    ("ratio_to_rng_floor", "x RNG floor"),
+                    ("numpy_rng_ms", "NumPy RNG [ms]"),
                     ("peak_rss_mib", "peak RSS [MiB]"),
                     ("rss_growth_mib", "RSS growth [MiB]"),
                     ("program_total_mib", "XLA program [MiB]"),

@@ -25,6 +25,10 @@ SN selection (the NumPy port has the same). Reported per target:
   bin rates per simulation, a categorical over all (galaxy, bin) pairs);
 * the bandwidth floor: the bytes of the bank one survey must read (:func:`survey_read_bytes`)
   divided by the device's copy bandwidth, and the ratio of the measured time to it;
+* the random-number floor: the random words one survey draws (every ``random_bits`` call of
+  its program, :func:`random_words`) and the time to draw just those words with the same
+  generators (:func:`rng_floor`), next to NumPy's default generator (PCG64) drawing as many;
+  the survey cannot be faster than its random numbers;
 * ``batch`` surveys in one vmapped call (as training simulates them), per survey, and the
   speed-up over one at a time: on an accelerator one survey is too little work and the
   single-survey time measures kernel launches;
@@ -126,6 +130,63 @@ def survey_read_bytes(sim) -> dict[str, int]:
     }
 
 
+def random_words(fn, *args) -> list[tuple[tuple[int, ...], str]]:
+    """``(shape, key implementation)`` of every ``random_bits`` call in ``fn(*args)``'s program.
+
+    Walks the jaxpr, sub-jaxprs included (a call inside a loop body is counted once per
+    appearance, not per iteration; the simulator draws none in loops over slots).
+    """
+    found: list[tuple[tuple[int, ...], str]] = []
+
+    def walk(jaxpr) -> None:
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "random_bits":
+                impl = eqn.invars[0].aval.dtype._impl.name
+                if eqn.outvars[0].aval.dtype.itemsize != 4:
+                    raise ValueError(f"random_words: {eqn.outvars[0].aval.dtype} bits not counted")
+                found.append((tuple(eqn.outvars[0].aval.shape), impl))
+            for param in eqn.params.values():
+                for sub in param if isinstance(param, list | tuple) else (param,):
+                    inner = getattr(sub, "jaxpr", None)
+                    if inner is not None:
+                        walk(inner if hasattr(inner, "eqns") else inner.jaxpr)
+
+    walk(jax.make_jaxpr(fn)(*args).jaxpr)
+    return found
+
+
+def rng_floor(calls: list[tuple[tuple[int, ...], str]], repeats: int) -> dict[str, float]:
+    """Median time [ms] to draw the words of ``calls`` (:func:`random_words`), and NumPy's.
+
+    JAX: one jitted program drawing each call's ``uint32`` array with a key of its
+    implementation. NumPy: ``default_rng`` (PCG64) drawing the same arrays of ``uint32``.
+    """
+    impls = sorted({impl for _, impl in calls})
+
+    def draw(seed):
+        keys = {impl: jax.random.key(seed, impl=impl) for impl in impls}
+        return [
+            jax.random.bits(jax.random.fold_in(keys[impl], i), shape, jnp.uint32)
+            for i, (shape, impl) in enumerate(calls)
+        ]
+
+    compiled = jax.jit(draw).lower(0).compile()
+    jax.block_until_ready(compiled(1))
+    seeds = iter(range(2, 2 * repeats + 3))
+    for _ in range(repeats):
+        jax.block_until_ready(compiled(next(seeds)))
+    jax_s, _, _ = timed(lambda: jax.block_until_ready(compiled(next(seeds))), repeats)
+    rng = np.random.default_rng(0)
+    np_draw = lambda: [rng.integers(0, 2**32, size=s, dtype=np.uint32) for s, _ in calls]  # noqa: E731
+    np_draw()
+    np_s, _, _ = timed(np_draw, repeats)
+    return {
+        "rng_words": sum(math.prod(s) for s, _ in calls),
+        "rng_floor_ms": 1e3 * jax_s,
+        "numpy_rng_ms": 1e3 * np_s,
+    }
+
+
 def _line(row: dict[str, Any]) -> str:
     get = lambda k: row.get(k, math.nan)  # noqa: E731
     return (
@@ -133,7 +194,8 @@ def _line(row: dict[str, Any]) -> str:
         f"{row['ms']:8.1f} {row['ms_min']:8.1f} {get('numpy_fast_ms'):8.1f} "
         f"{get('ratio_numpy_fast'):6.1f} {get('numpy_direct_ms'):8.1f} "
         f"{get('ratio_numpy_direct'):6.1f} {get('floor_ms'):7.2f} {get('ratio_to_floor'):6.1f} "
-        f"{row['peak_rss_mib']:6.0f} {get('batch_ms_per_survey'):8.2f}"
+        f"{row['peak_rss_mib']:6.0f} {get('batch_ms_per_survey'):8.2f} "
+        f"{get('rng_floor_ms'):7.2f} {get('ratio_to_rng_floor'):5.1f}"
     )
 
 
@@ -187,7 +249,7 @@ def run(
     say(
         f"{'target':>7} {'n_max':>7} {'N_det':>7} {'compile':>7} {'ms':>8} {'min':>8} "
         f"{'np_fast':>8} {'ratio':>6} {'np_dir':>8} {'ratio':>6} {'floor':>7} {'x':>6} {'MiB':>6} "
-        f"{'batch_ms':>8}"
+        f"{'batch_ms':>8} {'rng':>7} {'x':>5}"
     )
     rows, catalogues = [], {}
     for target in targets:
@@ -251,6 +313,8 @@ def run(
             )
             row["batch_ms_per_survey"] = 1e3 * bmed / batch
             row["batch_speedup"] = med * batch / bmed
+        row.update(rng_floor(random_words(_simulate, sim, jax.random.key(1), theta), n_rep))
+        row["ratio_to_rng_floor"] = row["ms"] / row["rng_floor_ms"]
         read = survey_read_bytes(sim)
         row["read_mib"] = read["total"] / 2**20
         if bandwidth_gb_s:

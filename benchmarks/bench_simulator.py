@@ -195,7 +195,7 @@ def _line(row: dict[str, Any]) -> str:
         f"{get('ratio_numpy_fast'):6.1f} {get('numpy_direct_ms'):8.1f} "
         f"{get('ratio_numpy_direct'):6.1f} {get('floor_ms'):7.2f} {get('ratio_to_floor'):6.1f} "
         f"{row['peak_rss_mib']:6.0f} {get('batch_ms_per_survey'):8.2f} "
-        f"{get('rng_floor_ms'):7.2f} {get('ratio_to_rng_floor'):5.1f}"
+        f"{get('rng_floor_ms'):7.2f} {get('ratio_to_rng_floor'):5.1f} {get('numpy_rng_ms'):7.2f}"
     )
 
 
@@ -249,7 +249,7 @@ def run(
     say(
         f"{'target':>7} {'n_max':>7} {'N_det':>7} {'compile':>7} {'ms':>8} {'min':>8} "
         f"{'np_fast':>8} {'ratio':>6} {'np_dir':>8} {'ratio':>6} {'floor':>7} {'x':>6} {'MiB':>6} "
-        f"{'batch_ms':>8} {'rng':>7} {'x':>5}"
+        f"{'batch_ms':>8} {'rng':>7} {'x':>5} {'np_rng':>7}"
     )
     rows, catalogues = [], {}
     for target in targets:

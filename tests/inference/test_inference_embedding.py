@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from cigars.inference import SetEmbedding, masked_mean
+from cigars.inference import SetEmbedding, covariance_features, masked_mean
 
 
-def _embedding(pooling, pool_inputs=False, pool_variance=False):
+def _embedding(pooling, pool_inputs=False, pool_variance=False, pool_covariance=0):
     """The embedding, initialised inside one jit, and a jitted call of it."""
     emb = nnx.jit(
         lambda: SetEmbedding(
@@ -25,6 +25,7 @@ def _embedding(pooling, pool_inputs=False, pool_variance=False):
             num_heads=4,
             pool_inputs=pool_inputs,
             pool_variance=pool_variance,
+            pool_covariance=pool_covariance,
             rngs=nnx.Rngs(0),
         )
     )()
@@ -55,13 +56,22 @@ def test_permutation_invariance(key, pooling):
 
 
 @pytest.mark.parametrize(
-    "pooling", ["mean", "attention", "mean+inputs", "mean+variance", "attention+variance"]
+    "pooling",
+    [
+        "mean",
+        "attention",
+        "mean+inputs",
+        "mean+variance",
+        "attention+variance",
+        "mean+covariance",
+    ],
 )
 def test_padded_slots_do_not_matter(key, pooling):
     call, module = _embedding(
         pooling.split("+")[0],
         pool_inputs=pooling.endswith("+inputs"),
         pool_variance=pooling.endswith("+variance"),
+        pool_covariance=4 if pooling.endswith("+covariance") else 0,
     )
 
     def emb(x, mask, extra):
@@ -132,6 +142,52 @@ def test_pool_variance_feeds_the_encodings_variance(key):
     # Permuting the objects changes nothing.
     perm = jax.random.permutation(jax.random.key(1), x.shape[0])
     np.testing.assert_allclose(call(module, x[perm], mask[perm], extra)[0], s, rtol=1e-5, atol=1e-6)
+
+
+def test_covariance_features_oracle(key):
+    """Covariance entries against numpy; conditional variances against least-squares residuals."""
+    k1, k2 = jax.random.split(key)
+    p = jax.random.normal(k1, (2, 40, 3)) @ jnp.array([[1.0, 0.5, 0.0], [0, 1, 0.3], [0, 0, 2]])
+    p = p + jax.random.normal(k2, (2, 40, 3)) * 0.1
+    mask = jnp.arange(40)[None, :] < jnp.array([[40], [25]])
+    p = jnp.where(mask[..., None], p, jnp.nan)  # padded rows must not matter
+    out = np.asarray(covariance_features(p, mask, jitter=0.0))
+    assert out.shape == (2, 6 + 3)
+    for b, n in enumerate((40, 25)):
+        x = np.asarray(p[b, :n], np.float64)
+        cov = np.cov(x.T, bias=True)
+        np.testing.assert_allclose(out[b, :6], cov[np.triu_indices(3)], rtol=1e-4, atol=1e-6)
+        for j in range(3):  # mean squared residual of x_j on the others and an intercept
+            design = np.column_stack([np.ones(n), np.delete(x, j, axis=1)])
+            resid = x[:, j] - design @ np.linalg.lstsq(design, x[:, j], rcond=None)[0]
+            np.testing.assert_allclose(out[b, 6 + j], np.log(np.mean(resid**2)), atol=1e-3)
+    # A set smaller than k + 1 (singular covariance) stays finite with the default jitter.
+    few = covariance_features(p, jnp.arange(40)[None, :] < jnp.array([[2], [0]]))
+    assert np.all(np.isfinite(np.asarray(few)))
+
+
+def test_pool_covariance_feeds_the_projection_moments(key):
+    """With pool_covariance k the summariser sees [mean, covariance features of W e, extra]."""
+    call, module = _embedding("mean", pool_covariance=3)
+    x, mask = _set(key)
+    extra = jnp.array([0.4])
+    s, e = call(module, x, mask, extra)
+    valid = np.asarray(e)[np.asarray(mask)]
+    moments = covariance_features(module.covariance_proj(jnp.asarray(valid)), jnp.ones(7, bool))
+    expected = module.summariser(jnp.concatenate([valid.mean(0), moments, extra]))
+    np.testing.assert_allclose(s, expected, rtol=1e-5, atol=1e-5)
+    assert module.summariser.in_dim == 16 + 6 + 3 + 1
+    with pytest.raises(ValueError, match="pool_covariance"):
+        SetEmbedding(
+            3,
+            1,
+            embed_dim=4,
+            summary_dim=4,
+            hidden=8,
+            depth=1,
+            pool_covariance=-1,
+            rngs=nnx.Rngs(0),
+        )
 
 
 def test_masked_mean_oracle(key):

@@ -60,7 +60,12 @@ from cigars.inference._contract import (
     simulation_shapes,
     support_bounds,
 )
-from cigars.inference._embedding import AttentionPool, SetEmbedding, masked_mean
+from cigars.inference._embedding import (
+    AttentionPool,
+    SetEmbedding,
+    covariance_features,
+    masked_mean,
+)
 from cigars.inference._flows import ConditionalFlow, RQSCoupling
 from cigars.inference._mixture import LinearThetaMixture, MixtureParams
 from cigars.inference._nets import MLP, Statistic
@@ -103,6 +108,7 @@ __all__ = [
     "as_simulation",
     "c2st",
     "check_simulator",
+    "covariance_features",
     "fit_objects",
     "fit_standardization",
     "load_estimator",

@@ -30,6 +30,11 @@ class EstimatorConfig(Config):
         pool_variance: the summariser also sees the masked variance over the set of each
             encoding dimension next to its mean: second moments of the per-object encodings (a
             Hubble residual's scatter, say) reach it without the encoder having to learn squares.
+        pool_covariance: ``k`` > 0: the summariser also sees the masked covariance matrix over
+            the set of a learned ``k``-dimensional projection of the encodings and each
+            projected dimension's log variance conditional on the others (the residual
+            variance of its least-squares regression on them: a Hubble residual's scatter
+            after its survey-specific regression on stretch and colour, say); 0 for none.
         flow_layers: coupling layers of the global flow.
         local_posterior: ``flow`` (a spline flow conditioned on the object, the summary and the
             globals: its networks run once per draw and object) or ``mixture`` (a Gaussian
@@ -55,6 +60,7 @@ class EstimatorConfig(Config):
     whiten_objects: bool = False
     pool_inputs: bool = False
     pool_variance: bool = False
+    pool_covariance: int = bounded(0, ge=0)
     flow_layers: int = bounded(4, ge=1)
     local_posterior: Literal["flow", "mixture"] = "flow"
     mixture_components: int = bounded(8, ge=1)

@@ -11,7 +11,14 @@ masked mean of the inputs themselves is appended (a linear path: a per-object st
 sum over objects is informative, such as a likelihood-score contribution, reaches the summariser
 exactly instead of through the encoder's nonlinearity). With ``pool_variance`` the masked
 variance of each encoding dimension, ``sum_i mask_i (e_i - m)^2 / max(1, sum_i mask_i)``, is
-appended too (a second-moment path: a per-object residual's scatter). Extra per-set features
+appended too (a second-moment path: a per-object residual's scatter). With ``pool_covariance =
+k`` a learned linear map projects each encoding to ``k`` dimensions ``p_i = W e_i + b`` and
+the summariser also sees their masked covariance matrix over the set (its ``k(k+1)/2``
+upper-triangle entries) and each dimension's log conditional variance given the other ``k - 1``,
+``-log (Σ^-1)_jj``: the residual variance of that dimension's least-squares regression on the
+others (:func:`covariance_features`). A Hubble residual's scatter *after* its regression on
+stretch and colour, whose slopes differ from survey to survey, is such a conditional variance;
+the variances of fixed projections (``pool_variance``) do not give it. Extra per-set features
 (e.g. the standardised log object count) are appended and a second MLP gives the summary
 ``s = rho([m, extra])``. Padded slots never influence the output, whatever they contain.
 """
@@ -28,7 +35,7 @@ from flax import nnx
 from cigars._types import Array, Bool, Float
 from cigars.inference._nets import MLP
 
-__all__ = ["AttentionPool", "SetEmbedding", "masked_mean"]
+__all__ = ["AttentionPool", "SetEmbedding", "covariance_features", "masked_mean"]
 
 
 def masked_mean(e: Float[Array, "... n k"], mask: Bool[Array, "... n"]) -> Float[Array, "... k"]:
@@ -36,6 +43,35 @@ def masked_mean(e: Float[Array, "... n k"], mask: Bool[Array, "... n"]) -> Float
     w = mask.astype(e.dtype)[..., None]
     total = jnp.sum(jnp.where(mask[..., None], e, 0.0), axis=-2)
     return total / jnp.maximum(jnp.sum(w, axis=-2), 1.0)
+
+
+def covariance_features(
+    p: Float[Array, "... n k"], mask: Bool[Array, "... n"], jitter: float = 1e-3
+) -> Float[Array, "... c"]:
+    """Masked covariance entries and log conditional variances of ``p`` over the valid slots.
+
+    Args:
+        p: per-object vectors; padded rows may hold anything.
+        mask: True for valid objects.
+        jitter: the covariance gets ``jitter * trace / k + 1e-6`` added to its diagonal before
+            it is inverted, so that sets of fewer than ``k + 1`` objects stay finite.
+
+    Returns:
+        ``k(k+1)/2`` entries of the population covariance matrix (row-major upper triangle),
+        then ``-log (Σ^-1)_jj`` for each ``j``: the log of dimension ``j``'s variance
+        conditional on the others (for a Gaussian; in general the mean squared residual of its
+        least-squares regression on them, intercept included).
+    """
+    k = p.shape[-1]
+    valid = mask[..., None]
+    centred = jnp.where(valid, p - masked_mean(p, mask)[..., None, :], 0.0)
+    n = jnp.maximum(jnp.sum(mask, axis=-1), 1).astype(p.dtype)[..., None, None]
+    cov = jnp.einsum("...ni,...nj->...ij", centred, centred) / n
+    upper = jnp.triu_indices(k)
+    scale = jnp.trace(cov, axis1=-2, axis2=-1)[..., None, None] / k
+    regularised = cov + (jitter * scale + 1e-6) * jnp.eye(k, dtype=p.dtype)
+    precision = jnp.diagonal(jnp.linalg.inv(regularised), axis1=-2, axis2=-1)
+    return jnp.concatenate([cov[..., upper[0], upper[1]], -jnp.log(precision)], axis=-1)
 
 
 class AttentionPool(nnx.Module):
@@ -90,6 +126,9 @@ class SetEmbedding(nnx.Module):
         num_heads: attention heads (``pooling="attention"`` only).
         pool_inputs: also pool the inputs linearly (masked mean) into the summariser.
         pool_variance: also pool the masked variance of each encoding dimension.
+        pool_covariance: ``k`` > 0 also pools the covariance entries and log conditional
+            variances of a learned ``k``-dimensional projection of the encodings
+            (:func:`covariance_features`); 0 for none.
         rngs: parameter initialisation keys.
     """
 
@@ -106,6 +145,7 @@ class SetEmbedding(nnx.Module):
         num_heads: int = 4,
         pool_inputs: bool = False,
         pool_variance: bool = False,
+        pool_covariance: int = 0,
         rngs: nnx.Rngs,
     ):
         if pooling not in ("mean", "attention"):
@@ -116,9 +156,20 @@ class SetEmbedding(nnx.Module):
         self.pool = (
             AttentionPool(embed_dim, num_heads, rngs=rngs) if pooling == "attention" else None
         )
+        if pool_covariance < 0:
+            raise ValueError(f"SetEmbedding: pool_covariance must be >= 0, got {pool_covariance}")
         self.pool_inputs = pool_inputs
         self.pool_variance = pool_variance
-        pooled_dim = embed_dim * (2 if pool_variance else 1) + (in_dim if pool_inputs else 0)
+        self.covariance_proj = (
+            nnx.Linear(embed_dim, pool_covariance, rngs=rngs) if pool_covariance else None
+        )
+        k = pool_covariance
+        pooled_dim = (
+            embed_dim * (2 if pool_variance else 1)
+            + (in_dim if pool_inputs else 0)
+            + k * (k + 1) // 2
+            + k
+        )
         self.summariser = MLP(
             pooled_dim + extra_dim, summary_dim, hidden=hidden, depth=depth, rngs=rngs
         )
@@ -145,6 +196,9 @@ class SetEmbedding(nnx.Module):
         if self.pool_variance:
             centred = e - masked_mean(e, mask)[..., None, :]
             pooled = jnp.concatenate([pooled, masked_mean(centred**2, mask)], axis=-1)
+        if self.covariance_proj is not None:
+            moments = covariance_features(self.covariance_proj(e), mask)
+            pooled = jnp.concatenate([pooled, moments], axis=-1)
         if self.pool_inputs:
             mean_x = masked_mean(x, mask)
             if pooled_scale is not None:

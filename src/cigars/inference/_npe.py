@@ -234,6 +234,7 @@ class HierarchicalNPE(nnx.Module):
             num_heads=c.num_heads,
             pool_inputs=c.pool_inputs,
             pool_variance=c.pool_variance,
+            pool_covariance=c.pool_covariance,
             rngs=rngs,
         )
         flow_kw = dict(

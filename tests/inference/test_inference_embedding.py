@@ -177,17 +177,6 @@ def test_pool_covariance_feeds_the_projection_moments(key):
     expected = module.summariser(jnp.concatenate([valid.mean(0), moments, extra]))
     np.testing.assert_allclose(s, expected, rtol=1e-5, atol=1e-5)
     assert module.summariser.in_dim == 16 + 6 + 3 + 1
-    with pytest.raises(ValueError, match="pool_covariance"):
-        SetEmbedding(
-            3,
-            1,
-            embed_dim=4,
-            summary_dim=4,
-            hidden=8,
-            depth=1,
-            pool_covariance=-1,
-            rngs=nnx.Rngs(0),
-        )
 
 
 def test_masked_mean_oracle(key):
@@ -198,16 +187,14 @@ def test_masked_mean_oracle(key):
     np.testing.assert_array_equal(out[1], 0.0)
 
 
-def test_heads_must_divide_dim():
-    with pytest.raises(ValueError, match="divisible"):
-        SetEmbedding(
-            3,
-            1,
-            embed_dim=10,
-            summary_dim=4,
-            hidden=8,
-            depth=1,
-            pooling="attention",
-            num_heads=4,
-            rngs=nnx.Rngs(0),
-        )
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"pooling": "attention", "embed_dim": 10, "num_heads": 4}, "divisible"),
+        ({"pool_covariance": -1}, "pool_covariance must be >= 0"),
+    ],
+)
+def test_invalid_architectures_are_refused(bad, message):
+    kwargs = {"embed_dim": 8, "summary_dim": 4, "hidden": 8, "depth": 1} | bad
+    with pytest.raises(ValueError, match=message):
+        SetEmbedding(3, 1, **kwargs, rngs=nnx.Rngs(0))

@@ -121,7 +121,7 @@ def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch, tiny_e
     # Fine-tuning from the run: a fresh schedule that starts at its parameters, recorded.
     tuned = tmp_path / "tuned"
     argv = ["train", str(config), "--bank", str(bank), "-o", str(tuned), "--init-from", str(run)]
-    assert main([*argv, "--steps", "4", "--quiet"]) == 0
+    assert main([*argv, "--steps", "12", "--quiet"]) == 0
     assert yaml.safe_load((tuned / "experiment.yaml").read_text())["init_from"] == str(run)
     capsys.readouterr()
     post = tmp_path / "post.nc"

@@ -577,6 +577,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return EXIT_USAGE
+    from cigars._cache import use_compilation_cache
+
+    use_compilation_cache()
     try:
         return args.func(args)
     except ConfigError as err:

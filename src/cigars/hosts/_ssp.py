@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from flax import struct
 
+from cigars._cache import cache_dir
 from cigars._types import Array, Float
 
 __all__ = [
@@ -257,16 +258,6 @@ def surviving_mass_fraction(
 
 # ------------------------------------------------------------------------------------------------
 # Cache.
-
-
-def cache_dir() -> Path:
-    """Directory of cached rebinned grids: ``$CIGARS_CACHE_DIR`` or the user cache dir."""
-    env = os.environ.get("CIGARS_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("cigars"))
 
 
 def _file_key(path: Path) -> dict:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import jax
+
 SCRIPT = textwrap.dedent(
     """
     import json, sys, tempfile
@@ -69,6 +71,9 @@ def test_two_device_data_parallel_matches_single_device():
         env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
     ).strip()
     env["JAX_PLATFORMS"] = "cpu"
+    # the tests' compilation cache (tests/conftest.py): the script compiles its step twice
+    env.setdefault("JAX_COMPILATION_CACHE_DIR", jax.config.jax_compilation_cache_dir)
+    env.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(jax.config.jax_compilation_cache_max_size))
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600
     )

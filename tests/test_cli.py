@@ -118,7 +118,8 @@ def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch, tiny_e
         assert (run / name).is_file()
     # An existing run is never silently retrained (resuming needs --resume).
     assert main(["train", str(config), "--bank", str(bank), "-o", str(run), "--quiet"]) == 2
-    # Fine-tuning from the run: a fresh schedule that starts at its parameters, recorded.
+    # Fine-tuning from the run: a fresh schedule that starts at its parameters, recorded. (The
+    # run's own 12 steps: the same step program, which the tests' compilation cache serves.)
     tuned = tmp_path / "tuned"
     argv = ["train", str(config), "--bank", str(bank), "-o", str(tuned), "--init-from", str(run)]
     assert main([*argv, "--steps", "12", "--quiet"]) == 0

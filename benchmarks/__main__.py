@@ -648,6 +648,11 @@ def main(argv=None) -> int:
             parser.error(f"--cpus {args.cpus}: between 1 and {len(usable)} CPUs are usable")
         os.sched_setaffinity(0, usable[: args.cpus])
     sys.path.insert(0, str(HERE.parent))
+    import jax
+
+    # Compile times are measured: no persistent compilation cache (a JAX_COMPILATION_CACHE_DIR
+    # of the user's would turn them into cache reads).
+    jax.config.update("jax_compilation_cache_dir", None)
     from cigars.io import atomic_write_text
 
     if args.markdown:

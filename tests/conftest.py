@@ -7,18 +7,18 @@ from pathlib import Path
 import jax
 import pytest
 
+from cigars._cache import set_compilation_cache
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # Many tests compile the same programs (the simulator, a training step of the same tiny
 # config); JAX's persistent compilation cache shares those compilations between tests, test
 # processes and runs. It is keyed on the program, JAX version and flags, so a changed program
-# never reuses a stale executable. `max_size` turns on the cache's file lock, which keeps the
-# pytest-xdist workers from reading each other's half-written entries. A clean checkout (CI)
-# starts empty: 15.3 -> 13.3 min on the 2-core machine, mostly from repeated compilations.
-jax.config.update("jax_compilation_cache_dir", str(ROOT / ".cache" / "jax-tests"))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-jax.config.update("jax_compilation_cache_max_size", 2 * 2**30)
+# never reuses a stale executable; its file lock keeps the pytest-xdist workers from reading
+# each other's half-written entries. A clean checkout (CI) starts empty: 15.3 -> 13.3 min on
+# the 2-core machine, mostly from repeated compilations.
+set_compilation_cache(ROOT / ".cache" / "jax-tests", max_size_gib=2)
 
 
 @pytest.fixture

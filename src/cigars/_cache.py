@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "use_compilation_cache"]
+__all__ = ["cache_dir", "set_compilation_cache", "use_compilation_cache"]
 
 
 def cache_dir() -> Path:
@@ -38,8 +38,22 @@ def use_compilation_cache(max_size_gib: float = 4.0) -> Path | None:
         return None
     if jax.config.jax_compilation_cache_dir:
         return None
-    path = cache_dir() / "jax"
+    return set_compilation_cache(cache_dir() / "jax", max_size_gib)
+
+
+def set_compilation_cache(path: str | os.PathLike, max_size_gib: float) -> Path:
+    """Put JAX's persistent compilation cache in ``path``, whatever was set before.
+
+    Keeps programs that took at least a second to compile, at most ``max_size_gib``; setting
+    the size also turns on the cache's file lock, without which one process can read another's
+    half-written entry.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    import jax
+
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     jax.config.update("jax_compilation_cache_max_size", int(max_size_gib * 2**30))
-    return path
+    return Path(path)

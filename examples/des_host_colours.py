@@ -12,7 +12,10 @@ colour offsets (simulated - DES) per redshift bin, printed as Markdown tables. A
 compares hosts of the same mass at 0.3 < z < 0.6: absolute r magnitude (distance modulus of flat
 LambdaCDM, H0 = 70, Om0 = 0.3; no K-correction, the same for both) and g-r, per log-mass bin.
 The simulated mass is the total mass formed (MODEL.md section 3a), DES's the stellar mass of its
-SED fits (HOST_LOGMASS), which is lower by ~0.2 dex for the same galaxy.
+SED fits (HOST_LOGMASS), which is lower by ~0.2 dex for the same galaxy. With ``--bank`` (the
+mock's bank) the simulated hosts' surviving stellar mass is used instead, and a further table
+gives, per stellar-mass bin, the fraction of red hosts (observed g-r above ``--red``) among all
+bank galaxies, the simulated SN hosts and DES's SN hosts.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 from astropy.cosmology import FlatLambdaCDM
 from astropy.table import Table
 
+from cigars.hosts import load_bank
 from cigars.io._mock import read_mock
 
 Z_BINS = np.array([0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0, 1.2])
@@ -63,6 +67,23 @@ def same_mass_rows(z_sim, logm_sim, mags_sim, z_des, logm_des, mags_des, z_range
     return out
 
 
+def red_fraction_rows(z_bank, logm_bank, gr_bank, host_rows, z_des, logm_des, gr_des, red, z_range):
+    """Per log-mass bin at z in z_range: (lo, hi, then N and red fraction for the bank, the
+    simulated SN hosts (bank rows ``host_rows``, repeated per SN) and DES)."""
+    out = []
+    for lo, hi in zip(LOGM_BINS[:-1], LOGM_BINS[1:], strict=True):
+        row = [lo, hi]
+        for z, logm, gr in [
+            (z_bank, logm_bank, gr_bank),
+            (z_bank[host_rows], logm_bank[host_rows], gr_bank[host_rows]),
+            (z_des, logm_des, gr_des),
+        ]:
+            s = (z > z_range[0]) & (z < z_range[1]) & (logm >= lo) & (logm < hi)
+            row += [int(s.sum()), float(np.mean(gr[s] > red)) if s.any() else float("nan")]
+        out.append(row)
+    return out
+
+
 def median_offsets(z_sim, c_sim, z_des, c_des):
     out = []
     for lo, hi in zip(Z_BINS[:-1], Z_BINS[1:], strict=True):
@@ -78,6 +99,8 @@ def main(argv=None):
     parser.add_argument("mock", help="cigars mock FITS simulated with configs/des-sn5yr.yaml")
     parser.add_argument("data_dir", type=Path, help="../shared/data/des-sn5yr")
     parser.add_argument("--figure", default="des-host-colours.png")
+    parser.add_argument("--bank", help="the mock's bank: compare surviving stellar masses")
+    parser.add_argument("--red", type=float, default=1.45, help="observed g-r of 'red' hosts")
     args = parser.parse_args(argv)
 
     table, _, _, _ = read_mock(args.mock)
@@ -110,10 +133,17 @@ def main(argv=None):
     axes[2].legend(fontsize=8)
     print(f"median host r: sim {np.median(sim['r']):.2f}, DES {np.median(des['r']):.2f}")
     print(f"median z: sim {np.median(z_sim):.3f}, DES {np.median(z_des):.3f}")
-    logm_sim = np.asarray(table["true_logmass"])
+    logm_sim, kind = np.asarray(table["true_logmass"]), "formed"
+    if args.bank:
+        bank = load_bank(args.bank)
+        if bank.logmass_surviving is None:
+            parser.error(f"{args.bank}: the bank has no surviving stellar masses")
+        host_rows = np.asarray(table["true_bank_index"])
+        logm_bank = np.asarray(bank.logmass_surviving)
+        logm_sim, kind = logm_bank[host_rows], "surviving stellar"
     has_mass = (logm_des > 5) & (logm_des < 14)
     print(
-        f"median host log mass: sim {np.median(logm_sim):.2f} (formed), "
+        f"median host log mass: sim {np.median(logm_sim):.2f} ({kind}), "
         f"DES {np.median(logm_des[has_mass]):.2f} (stellar)\n"
     )
     print("| log M | N sim | M_r sim | g-r sim | N DES | M_r DES | g-r DES | M_r sim-DES |")
@@ -130,6 +160,27 @@ def main(argv=None):
             f"| {lo:.1f}-{hi:.1f} | {ns} | {rs:.2f} | {cs:.2f} | {nd} | {rd:.2f} | {cd:.2f} "
             f"| {rs - rd:+.2f} |"
         )
+    if args.bank:
+        names = list(bank.band_names)
+        i_g = next(i for i, n in enumerate(names) if n.endswith("-g"))
+        i_r = next(i for i, n in enumerate(names) if n.endswith("-r"))
+        abs_mag = np.asarray(bank.abs_mag)
+        z_bank = np.asarray(bank.hosts.z)
+        print(f"\nfraction of hosts with g-r > {args.red} at 0.3 < z < 0.6 (stellar mass)\n")
+        print("| log M* | N bank | red bank | N SN hosts | red SN hosts | N DES | red DES |")
+        print("|---|---|---|---|---|---|---|")
+        for lo, hi, nb, fb, nh, fh, nd, fd in red_fraction_rows(
+            z_bank,
+            logm_bank,
+            abs_mag[:, i_g] - abs_mag[:, i_r],
+            host_rows,
+            z_des[has_mass],
+            logm_des[has_mass],
+            (des["g"] - des["r"])[has_mass],
+            args.red,
+            (0.3, 0.6),
+        ):
+            print(f"| {lo:.1f}-{hi:.1f} | {nb} | {fb:.2f} | {nh} | {fh:.2f} | {nd} | {fd:.2f} |")
     fig.tight_layout()
     fig.savefig(args.figure, dpi=110)
     print(f"figure: {args.figure}")

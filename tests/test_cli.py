@@ -146,6 +146,22 @@ def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch, tiny_e
     assert (figs / "photoz.png").stat().st_size > 10_000
 
 
+def test_plot_posterior_without_per_object_redshifts(tmp_path, capsys):
+    """A posterior of globals only (NUTS on a spec-z sample) gets its corner plot, and the
+    photo-z figure is skipped with a reason instead of a traceback."""
+    import arviz as az
+
+    rng = np.random.default_rng(0)
+    draws = {"Om0": rng.normal(0.3, 0.02, (2, 200)), "M0": rng.normal(-19.3, 0.01, (2, 200))}
+    az.from_dict(posterior=draws).to_netcdf(str(tmp_path / "nuts.nc"))
+    figs = tmp_path / "figs"
+    assert main(["plot", "posterior", str(tmp_path / "nuts.nc"), "-o", str(figs)]) == 0
+    out = capsys.readouterr().out
+    assert "photo-z figure skipped: the posterior has no per-object redshifts" in out
+    assert (figs / "corner.png").stat().st_size > 10_000
+    assert not (figs / "photoz.png").exists()
+
+
 def test_infer_rejects_bad_catalogues(tmp_path):
     from cigars.config import Experiment, from_dict
     from cigars.experiment import catalogue_arrays

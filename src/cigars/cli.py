@@ -241,20 +241,30 @@ def _cmd_plot_posterior(args) -> int:
         table, truth, _, _ = read_mock(args.mock)
     out = Path(args.output)
     written = [plot_corner(samples, out / "corner.png", truth=truth, names=names)]
-    z = np.asarray(post["z_obj"]).reshape(-1, post["z_obj"].shape[-1])
-    if table is not None and "true_z" in table.colnames:
-        written.append(
-            plot_photoz(z, np.asarray(table["true_z"]), out / "photoz.png", label="true z")
-        )
+    skipped = None
+    if "z_obj" not in post:
+        skipped = "the posterior has no per-object redshifts (z_obj), e.g. NUTS on a spec-z sample"
     else:
-        z_spec = np.asarray(idata.observed_data["z_spec"])
-        has = np.isfinite(z_spec)
-        if has.any():
+        z = np.asarray(post["z_obj"]).reshape(-1, post["z_obj"].shape[-1])
+        observed = idata.get("observed_data")
+        if table is not None and "true_z" in table.colnames:
+            written.append(
+                plot_photoz(z, np.asarray(table["true_z"]), out / "photoz.png", label="true z")
+            )
+        elif (
+            observed is not None and "z_spec" in observed and np.isfinite(observed["z_spec"]).any()
+        ):
+            z_spec = np.asarray(observed["z_spec"])
+            has = np.isfinite(z_spec)
             written.append(
                 plot_photoz(z[:, has], z_spec[has], out / "photoz.png", label="spectroscopic z")
             )
+        else:
+            skipped = "no reference redshifts: give --mock, or infer on data with z_spec"
     for path in written:
         print(f"figure written: {path}")
+    if skipped:
+        print(f"photo-z figure skipped: {skipped}")
     return 0
 
 

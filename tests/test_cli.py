@@ -160,6 +160,12 @@ def test_plot_posterior_without_per_object_redshifts(tmp_path, capsys):
     assert "photo-z figure skipped: the posterior has no per-object redshifts" in out
     assert (figs / "corner.png").stat().st_size > 10_000
     assert not (figs / "photoz.png").exists()
+    # per-object redshifts but nothing to compare them with: skipped, with the reason
+    draws["z_obj"] = rng.uniform(0.1, 0.9, (2, 200, 5))
+    observed = {"m_b": rng.normal(22.0, 1.0, 5), "z_spec": np.full(5, np.nan)}
+    az.from_dict(posterior=draws, observed_data=observed).to_netcdf(str(tmp_path / "npe.nc"))
+    assert main(["plot", "posterior", str(tmp_path / "npe.nc"), "-o", str(figs)]) == 0
+    assert "photo-z figure skipped: no reference redshifts" in capsys.readouterr().out
 
 
 def test_infer_rejects_bad_catalogues(tmp_path):

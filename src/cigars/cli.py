@@ -247,15 +247,14 @@ def _cmd_plot_posterior(args) -> int:
     else:
         z = np.asarray(post["z_obj"]).reshape(-1, post["z_obj"].shape[-1])
         observed = idata.get("observed_data")
+        has_column = observed is not None and "z_spec" in observed
+        z_spec = np.asarray(observed["z_spec"]) if has_column else np.empty(0)
+        has = np.isfinite(z_spec)
         if table is not None and "true_z" in table.colnames:
             written.append(
                 plot_photoz(z, np.asarray(table["true_z"]), out / "photoz.png", label="true z")
             )
-        elif (
-            observed is not None and "z_spec" in observed and np.isfinite(observed["z_spec"]).any()
-        ):
-            z_spec = np.asarray(observed["z_spec"])
-            has = np.isfinite(z_spec)
+        elif has.any():
             written.append(
                 plot_photoz(z[:, has], z_spec[has], out / "photoz.png", label="spectroscopic z")
             )

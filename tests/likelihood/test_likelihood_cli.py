@@ -208,11 +208,15 @@ def test_cli_nuts_tripp(tmp_path, capsys):
 PANTHEON_OM0, PANTHEON_SD, PANTHEON_CHI2 = 0.351, 0.019, 697.0
 
 
-def _pantheon(shared_data):
-    path = shared_data / "pantheonplus" / "Pantheon+SH0ES.dat"
+def _shared_file(shared_data, file):
+    path = shared_data / file
     if not path.is_file():
         pytest.skip(f"{path} not found")
     return path
+
+
+def _pantheon(shared_data):
+    return _shared_file(shared_data, "pantheonplus/Pantheon+SH0ES.dat")
 
 
 # (config, file under ../shared/data, rows kept, M0 grid, the data README's regression values:
@@ -242,9 +246,7 @@ def test_diagonal_regression_on_a_grid(survey, shared_data, x64):
     numerically, flat prior) on an Om0 grid; the config and the model used by `cigars infer
     --method nuts` give the data and the likelihood."""
     config, file, n_rows, m0_range, (om0, om0_sd, chi2) = DIAGONAL_REGRESSIONS[survey]
-    path = shared_data / file
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
+    path = _shared_file(shared_data, file)
     exp = load_experiment(config)
     _, (prior, data, cosmology), names, rows, _ = nuts_problem(
         exp, read_catalogue(path), source=str(path)

@@ -36,6 +36,16 @@ from cigars.io._mock import read_mock
 
 Z_BINS = np.array([0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0, 1.2])
 LOGM_BINS = np.array([9.5, 10.0, 10.5, 11.0, 11.5])
+Z_RANGE = (0.3, 0.6)  # redshifts of the same-mass comparisons
+
+
+def mass_bin_masks(z, logm):
+    """For each bin of LOGM_BINS: the objects at Z_RANGE[0] < z < Z_RANGE[1] in it."""
+    in_z = (z > Z_RANGE[0]) & (z < Z_RANGE[1])
+    return [
+        in_z & (logm >= lo) & (logm < hi)
+        for lo, hi in zip(LOGM_BINS[:-1], LOGM_BINS[1:], strict=True)
+    ]
 
 
 def des_hosts(data_dir: Path):
@@ -44,8 +54,9 @@ def des_hosts(data_dir: Path):
     head = Table.read(data_dir / "DES-SN5YR_DES_HEAD.FITS.gz")
     snid = np.char.strip(np.asarray(head["SNID"]).astype(str))
     index = {s: i for i, s in enumerate(snid)}
-    rows = np.array([index[str(c).strip()] for c in hd["CID"] if str(c).strip() in index])
-    joined = np.array([str(c).strip() in index for c in hd["CID"]])
+    cids = [str(c).strip() for c in hd["CID"]]
+    joined = np.array([c in index for c in cids])
+    rows = np.array([index[c] for c in cids if c in index])
     zhd = np.asarray(hd["zHD"], float)[joined]
     logmass = np.asarray(hd["HOST_LOGMASS"], float)[joined]
     mags = {b: np.asarray(head[f"HOSTGAL_MAG_{b}"])[rows] for b in "griz"}
@@ -53,34 +64,28 @@ def des_hosts(data_dir: Path):
     return zhd[good], {b: v[good] for b, v in mags.items()}, logmass[good]
 
 
-def same_mass_rows(z_sim, logm_sim, mags_sim, z_des, logm_des, mags_des, z_range=(0.3, 0.6)):
-    """Per log-mass bin at z in z_range: (lo, hi, N, median M_r, median g-r) for sim and DES."""
+def same_mass_rows(z_sim, logm_sim, mags_sim, z_des, logm_des, mags_des):
+    """Per log-mass bin in Z_RANGE: (lo, hi, then N, median M_r, median g-r for sim and DES)."""
     cosmo = FlatLambdaCDM(H0=70.0, Om0=0.3)
-    out = []
-    for lo, hi in zip(LOGM_BINS[:-1], LOGM_BINS[1:], strict=True):
-        row = [lo, hi]
-        for z, logm, mags in [(z_sim, logm_sim, mags_sim), (z_des, logm_des, mags_des)]:
-            s = (z > z_range[0]) & (z < z_range[1]) & (logm >= lo) & (logm < hi)
+    out = [list(edges) for edges in zip(LOGM_BINS[:-1], LOGM_BINS[1:], strict=True)]
+    for z, logm, mags in [(z_sim, logm_sim, mags_sim), (z_des, logm_des, mags_des)]:
+        for row, s in zip(out, mass_bin_masks(z, logm), strict=True):
             abs_r = mags["r"][s] - cosmo.distmod(z[s]).value
             row += [int(s.sum()), np.median(abs_r), np.median(mags["g"][s] - mags["r"][s])]
-        out.append(row)
     return out
 
 
-def red_fraction_rows(z_bank, logm_bank, gr_bank, host_rows, z_des, logm_des, gr_des, red, z_range):
-    """Per log-mass bin at z in z_range: (lo, hi, then N and red fraction for the bank, the
+def red_fraction_rows(z_bank, logm_bank, gr_bank, host_rows, z_des, logm_des, gr_des, red):
+    """Per log-mass bin in Z_RANGE: (lo, hi, then N and red fraction for the bank, the
     simulated SN hosts (bank rows ``host_rows``, repeated per SN) and DES)."""
-    out = []
-    for lo, hi in zip(LOGM_BINS[:-1], LOGM_BINS[1:], strict=True):
-        row = [lo, hi]
-        for z, logm, gr in [
-            (z_bank, logm_bank, gr_bank),
-            (z_bank[host_rows], logm_bank[host_rows], gr_bank[host_rows]),
-            (z_des, logm_des, gr_des),
-        ]:
-            s = (z > z_range[0]) & (z < z_range[1]) & (logm >= lo) & (logm < hi)
+    out = [list(edges) for edges in zip(LOGM_BINS[:-1], LOGM_BINS[1:], strict=True)]
+    for z, logm, gr in [
+        (z_bank, logm_bank, gr_bank),
+        (z_bank[host_rows], logm_bank[host_rows], gr_bank[host_rows]),
+        (z_des, logm_des, gr_des),
+    ]:
+        for row, s in zip(out, mass_bin_masks(z, logm), strict=True):
             row += [int(s.sum()), float(np.mean(gr[s] > red)) if s.any() else float("nan")]
-        out.append(row)
     return out
 
 
@@ -166,7 +171,10 @@ def main(argv=None):
         i_r = next(i for i, n in enumerate(names) if n.endswith("-r"))
         abs_mag = np.asarray(bank.abs_mag)
         z_bank = np.asarray(bank.hosts.z)
-        print(f"\nfraction of hosts with g-r > {args.red} at 0.3 < z < 0.6 (stellar mass)\n")
+        print(
+            f"\nfraction of hosts with g-r > {args.red} at {Z_RANGE[0]} < z < {Z_RANGE[1]} "
+            "(stellar mass)\n"
+        )
         print("| log M* | N bank | red bank | N SN hosts | red SN hosts | N DES | red DES |")
         print("|---|---|---|---|---|---|---|")
         for lo, hi, nb, fb, nh, fh, nd, fd in red_fraction_rows(
@@ -178,7 +186,6 @@ def main(argv=None):
             logm_des[has_mass],
             (des["g"] - des["r"])[has_mass],
             args.red,
-            (0.3, 0.6),
         ):
             print(f"| {lo:.1f}-{hi:.1f} | {nb} | {fb:.2f} | {nh} | {fh:.2f} | {nd} | {fd:.2f} |")
     fig.tight_layout()

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 __all__ = ["plot_corner", "plot_photoz"]
 
@@ -34,29 +35,40 @@ def plot_corner(
     """
     names = list(names or samples)
     n = len(names)
-    fig, axes = plt.subplots(n, n, figsize=(1.6 * n + 1, 1.6 * n + 1), squeeze=False)
+    size = 1.4 * n + 0.8
+    fig = plt.figure(figsize=(size, size))
+    # Only the lower triangle gets axes; a column shares its x range, a row of scatter panels
+    # its y range, and only the outer panels carry tick labels (fixed margins: tight_layout on
+    # 13 x 13 panels took longer than drawing them).
+    grid = fig.add_gridspec(
+        n, n, left=0.8 / size, bottom=0.8 / size, right=0.98, top=0.98, wspace=0.06, hspace=0.06
+    )
+    diag: list = []
     for i, yi in enumerate(names):
-        for j, xj in enumerate(names):
-            ax = axes[i, j]
-            if j > i:
-                ax.axis("off")
-                continue
+        row = None
+        for j, xj in enumerate(names[: i + 1]):
+            share_x = diag[j] if j < i else None
+            ax = fig.add_subplot(grid[i, j], sharex=share_x, sharey=row if i != j else None)
             x = np.asarray(samples[xj]).ravel()
             if i == j:
                 ax.hist(x, bins=30, color="C0", histtype="stepfilled", alpha=0.6)
-                ax.set_yticks([])
+                ax.tick_params(left=False)
+                diag.append(ax)
             else:
                 ax.scatter(x, np.asarray(samples[yi]).ravel(), s=1, alpha=0.2, c="C0")
                 if truth is not None and yi in truth:
                     ax.axhline(truth[yi], c="C3", lw=0.8)
+                row = row or ax
+                ax.yaxis.set_major_locator(MaxNLocator(3))
             if truth is not None and xj in truth:
                 ax.axvline(truth[xj], c="C3", lw=0.8)
-            ax.tick_params(labelsize=5)
+            ax.xaxis.set_major_locator(MaxNLocator(3))
+            ax.tick_params(labelsize=5, labelbottom=i == n - 1, labelleft=j == 0 and i > 0)
             if i == n - 1:
                 ax.set_xlabel(xj, fontsize=7)
+                ax.tick_params(axis="x", labelrotation=45)
             if j == 0 and i > 0:
                 ax.set_ylabel(yi, fontsize=7)
-    fig.tight_layout(pad=0.2)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

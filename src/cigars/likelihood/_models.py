@@ -12,9 +12,11 @@ sample site named like the :class:`~cigars.simulate.Theta` field, the others are
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import jax.scipy.linalg
 import numpy as np
@@ -119,6 +121,8 @@ def standardised_mean(
     return distance_modulus_hel(theta, z_cos, z_hel, cosmology) + theta.M0
 
 
+# Jitted for numpyro's eager model runs at NUTS initialisation (see distance_modulus_hel).
+@functools.partial(jax.jit, static_argnames="cosmology")
 def standardised_log_likelihood(
     theta: Any, data: StandardisedData, cosmology: str = "flat_lambdacdm"
 ) -> Float[Array, ""]:

@@ -40,6 +40,7 @@ Jacobian :math:`1/|s|`).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -283,6 +284,10 @@ def rv_quadrature(
     return tuple(float(x) for x in nodes[keep]), tuple(float(x) for x in w)
 
 
+# Jitted: the likelihoods are traced inside jitted programs anyway, but numpyro runs its models
+# eagerly a few times while initialising NUTS, where each primitive of the distance table would
+# compile on its own (~200 compilations, 10 s on a 2-core CPU).
+@functools.partial(jax.jit, static_argnames=("cosmology", "n_table"))
 def distance_modulus_hel(
     theta: Any,
     z_cos: Float[Array, " n_sn"],

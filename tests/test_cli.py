@@ -111,7 +111,8 @@ def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch, tiny_e
     monkeypatch.chdir(ROOT)
     config, _ = tiny_experiment()
     bank, mock, run = tmp_path / "bank.h5", tmp_path / "mock.fits", tmp_path / "run"
-    assert main(["bank", str(config), "-o", str(bank), "--n", "2000", "--quiet"]) == 0
+    # 3,000 galaxies, as every CLI test's bank: one bank program, shared through the cache
+    assert main(["bank", str(config), "-o", str(bank), "--n", "3000", "--quiet"]) == 0
     assert main(["simulate", str(config), "--bank", str(bank), "-o", str(mock)]) == 0
     assert main(["train", str(config), "--bank", str(bank), "-o", str(run), "--quiet"]) == 0
     for name in ("checkpoint.msgpack", "metrics.jsonl", "loss_curve.png", "experiment.yaml"):

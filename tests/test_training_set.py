@@ -125,7 +125,7 @@ def test_cli_simulations_then_train_from_them(tmp_path, capsys, monkeypatch, tin
         local_subsample=4,
     )
     bank, sims, run = tmp_path / "bank.h5", tmp_path / "sims.h5", tmp_path / "run"
-    assert main(["bank", str(config), "-o", str(bank), "--n", "1500", "--quiet"]) == 0
+    assert main(["bank", str(config), "-o", str(bank), "--n", "3000", "--quiet"]) == 0
     args = ["simulations", str(config), "--bank", str(bank), "--quiet", "--chunk-size", "4"]
     assert main([*args, "-n", "8", "-o", str(sims)]) == 0
     stored, _ = read_simulations(sims)

@@ -182,7 +182,7 @@ def test_validate_end_to_end_on_a_tiny_run(tmp_path, capsys, monkeypatch, tiny_e
     monkeypatch.chdir(ROOT)
     config, _ = tiny_experiment(steps=6)
     bank, run, out = tmp_path / "bank.h5", tmp_path / "run", tmp_path / "report"
-    assert main(["bank", str(config), "-o", str(bank), "--n", "2000", "--quiet"]) == 0
+    assert main(["bank", str(config), "-o", str(bank), "--n", "3000", "--quiet"]) == 0
     assert main(["train", str(config), "--bank", str(bank), "-o", str(run), "--quiet"]) == 0
     argv = ["validate", str(run), "-o", str(out), "--n-sims", "4", "--num-samples", "20"]
     assert main([*argv, "--quiet"]) == 0

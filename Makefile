@@ -21,9 +21,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 # Tests run in up to 4 processes (pytest-xdist): many are dominated by single-threaded XLA
-# compilation, so two processes on 2 cores take 10.6 min where one takes 15.9 min.
+# compilation, so two processes on 2 cores take 10.6 min where one takes 15.9 min. Each test
+# file runs in one process (--dist loadfile), so the programs its tests share (module fixtures,
+# jitted functions) compile once instead of once per process.
 test: lint
-	$(PY) -m pytest -q -n auto --maxprocesses 4
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 demo: $(STAMP)
 	$(VENV)/bin/cigars config check $(CONFIG)

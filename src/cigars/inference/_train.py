@@ -101,20 +101,14 @@ class TrainResult:
 
 def make_optimizer(cfg: TrainingConfig) -> optax.GradientTransformation:
     """AdamW with linear warm-up and cosine decay, after global-norm gradient clipping."""
-    schedule = optax.warmup_cosine_decay_schedule(
-        init_value=0.0,
-        peak_value=cfg.learning_rate,
-        warmup_steps=cfg.warmup_steps,
-        decay_steps=cfg.steps,
-        end_value=cfg.learning_rate * cfg.final_lr_fraction,
-    )
     return optax.chain(
         optax.clip_by_global_norm(cfg.clip_norm),
-        optax.adamw(schedule, weight_decay=cfg.weight_decay),
+        optax.adamw(_schedule(cfg), weight_decay=cfg.weight_decay),
     )
 
 
 def _schedule(cfg: TrainingConfig):
+    """The learning rate by step: linear warm-up from 0, then cosine decay to the final fraction."""
     return optax.warmup_cosine_decay_schedule(
         0.0,
         cfg.learning_rate,

@@ -58,7 +58,7 @@ def plot_corner(
                 ax.scatter(x, np.asarray(samples[yi]).ravel(), s=1, alpha=0.2, c="C0")
                 if truth is not None and yi in truth:
                     ax.axhline(truth[yi], c="C3", lw=0.8)
-                row = row or ax
+                row = ax if row is None else row
                 ax.yaxis.set_major_locator(MaxNLocator(3))
             if truth is not None and xj in truth:
                 ax.axvline(truth[xj], c="C3", lw=0.8)

@@ -20,7 +20,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # the 2-core machine, mostly from repeated compilations.
 set_compilation_cache(ROOT / ".cache" / "jax-tests", max_size_gib=2)
 
-# The slowest test files (stop 26, 2-core machine: 60-200 s each), run first. `make test` gives
+# The slowest test files (stop 26, 2-core machine: 40-200 s each), run first. `make test` gives
 # each file to one process (--dist loadfile) in collection order; one of these collected last
 # (tests/test_cli.py comes after the sub-packages) kept one process busy for two minutes while
 # the other had nothing left to do. The sort is stable: the other files keep their order.
@@ -33,6 +33,9 @@ SLOW_FILES_FIRST = (
     "inference/test_inference_flows.py",
     "simulate/test_simulate_simulator.py",
     "inference/test_inference_sharding.py",
+    "inference/test_inference_embedding.py",
+    "validate/test_validate_run.py",
+    "test_training_set.py",
 )
 
 

@@ -66,6 +66,19 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
+def shared_file(shared_data):
+    """``shared_file("dir/name")``: that file under ``../shared/data``; skip if it is missing."""
+
+    def get(relative: str) -> Path:
+        path = shared_data / relative
+        if not path.is_file():
+            pytest.skip(f"{path} not found")
+        return path
+
+    return get
+
+
+@pytest.fixture
 def tiny_experiment(tmp_path):
     """A factory writing a tiny quick-start experiment for end-to-end CLI tests.
 

@@ -208,17 +208,6 @@ def test_cli_nuts_tripp(tmp_path, capsys):
 PANTHEON_OM0, PANTHEON_SD, PANTHEON_CHI2 = 0.351, 0.019, 697.0
 
 
-def _shared_file(shared_data, file):
-    path = shared_data / file
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    return path
-
-
-def _pantheon(shared_data):
-    return _shared_file(shared_data, "pantheonplus/Pantheon+SH0ES.dat")
-
-
 # (config, file under ../shared/data, rows kept, M0 grid, the data README's regression values:
 # Om0 mean, sd, minimum chi^2). Pantheon+: zHD > 0.01, m_b_corr_err_DIAG. DES-SN5YR: all rows,
 # MU with MUERR_FINAL, "M0" the offset of MU.
@@ -241,12 +230,12 @@ DIAGONAL_REGRESSIONS = {
 
 
 @pytest.mark.parametrize("survey", sorted(DIAGONAL_REGRESSIONS))
-def test_diagonal_regression_on_a_grid(survey, shared_data, x64):
+def test_diagonal_regression_on_a_grid(survey, shared_file, x64):
     """The data READMEs' own procedure: flat LCDM, diagonal errors, M marginalised (here
     numerically, flat prior) on an Om0 grid; the config and the model used by `cigars infer
     --method nuts` give the data and the likelihood."""
     config, file, n_rows, m0_range, (om0, om0_sd, chi2) = DIAGONAL_REGRESSIONS[survey]
-    path = _shared_file(shared_data, file)
+    path = shared_file(file)
     exp = load_experiment(config)
     _, (prior, data, cosmology), names, rows, _ = nuts_problem(
         exp, read_catalogue(path), source=str(path)
@@ -280,8 +269,8 @@ def test_diagonal_regression_on_a_grid(survey, shared_data, x64):
 
 
 @pytest.mark.slow
-def test_pantheonplus_diagonal_regression_nuts(shared_data, tmp_path, capsys):
-    path = _pantheon(shared_data)
+def test_pantheonplus_diagonal_regression_nuts(shared_file, tmp_path, capsys):
+    path = shared_file("pantheonplus/Pantheon+SH0ES.dat")
     out = tmp_path / "pp.nc"
     rc = main(
         [

@@ -94,10 +94,8 @@ def test_matches_monte_carlo_logistic(key, x64, dust):
     np.testing.assert_allclose(p, mc, atol=1e-3)
 
 
-def test_matches_monte_carlo_reference_table(key, x64, shared_data):
-    path = shared_data / "cigars-reference" / "detprob.npz"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
+def test_matches_monte_carlo_reference_table(key, x64, shared_file):
+    path = shared_file("cigars-reference/detprob.npz")
     data = _data()
     population, observe, dust = SampleIntrinsic(), ObserveSupernovae(), IndependentSNDust()
     selection = TableSelection.from_npz(path)

@@ -100,3 +100,26 @@ def test_column_categorical_joint_frequencies_and_zero_weights():
     counts = np.zeros_like(w)
     np.add.at(counts, (row, col), 1)
     assert chi2_pvalue(counts.ravel(), (w / w.sum()).ravel()) > 1e-4
+
+
+@pytest.mark.parametrize("b", [1, 2, 3, 5, 7, 45, 64, 100])
+def test_search_is_numpys_searchsorted(b):
+    """The per-sample bisection finds the first running sum above r (ties included)."""
+    from cigars.sn._sampling import _first_above
+
+    rng = np.random.default_rng(b)
+    m = 13
+    w = rng.integers(0, 3, (b, m)).astype(np.float32)  # zeros make equal running sums
+    cum = np.cumsum(w, axis=0)
+    col = rng.integers(0, m, 500)
+    # r on running sums exactly (ties), between them, below the first and above the last
+    r = np.concatenate(
+        [cum[rng.integers(0, b, 200), col[:200]], rng.uniform(-1, cum.max() + 1, 300)]
+    )
+    got = jax.jit(_first_above)(
+        jnp.asarray(cum), jnp.asarray(col, jnp.int32), jnp.asarray(r, jnp.float32)
+    )
+    want = [
+        min(np.searchsorted(cum[:, c], x, side="right"), b - 1) for c, x in zip(col, r, strict=True)
+    ]
+    np.testing.assert_array_equal(np.asarray(got), want)

@@ -24,8 +24,6 @@ simulated survey the gain shows only for the largest (67 against 82 ms median at
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpyro.distributions as dist
@@ -52,22 +50,39 @@ def _running_sums(x: Float[Array, "b m"]) -> Float[Array, "b m"]:
     return cum
 
 
+def _halvings(b: int) -> list[int]:
+    """Step sizes of a branchless binary search over b sorted values (static)."""
+    steps = []
+    while b > 1:
+        steps.append(b // 2)
+        b -= b // 2
+    return steps
+
+
 def _first_above(cum: Float[Array, "b m"], col: Int[Array, " n"], r: Float[Array, " n"]):
-    """Smallest k with cum[k, col] > r (bisection; r below the column's last running sum)."""
+    """Smallest k with cum[k, col] > r (b - 1 if there is none).
+
+    A branchless binary search: the loop carries one index per sample (the last row known to
+    be <= r, or 0) and halves the remaining range each step, ceil(log2 b) steps and a final
+    comparison. Carrying one array instead of the bounds (lo, hi) halves the memory traffic of
+    each step, which is what the search costs on a CPU (a 160k-SN survey's categorical draws
+    46 -> 27 ms on 2 cores). Indices are in bounds by construction, so the gathers skip
+    clamping.
+    """
     b, m = cum.shape
     flat = cum.reshape(-1)
-    lo = jnp.zeros_like(col)
-    hi = jnp.full_like(col, b - 1)
 
-    def step(_, bounds):
-        lo, hi = bounds
-        mid = (lo + hi) // 2
-        right = flat[mid * m + col] > r
-        return jnp.where(right, lo, mid + 1), jnp.where(right, mid, hi)
+    def get(i):
+        return flat.at[i].get(mode="promise_in_bounds")
 
-    n_steps = max(1, math.ceil(math.log2(b)))
-    lo, _ = jax.lax.fori_loop(0, n_steps, step, (lo, hi))
-    return lo
+    halves = _halvings(b)
+
+    def step(i, base):
+        half = jnp.asarray(halves, jnp.int32)[i]
+        return jnp.where(get((base + half) * m + col) <= r, base + half, base)
+
+    base = jax.lax.fori_loop(0, len(halves), step, jnp.zeros_like(col)) if halves else 0 * col
+    return jnp.minimum(base + (get(base * m + col) <= r), b - 1)
 
 
 def _below(total: Array, u: Array) -> Array:

@@ -14,7 +14,9 @@ Usage::
 ``bench_inference.py``). Prints the mean time per call of the slowest trace events over
 ``--repeats`` calls (after compilation and two warm-up calls), the executor's own events
 included, and with ``--hlo FILE`` writes the compiled program's HLO, where each fusion's
-``calls=`` computation shows what it evaluates.
+``calls=`` computation shows what it evaluates. ``--by-line`` instead sums the fusions by the
+line of ``src/cigars`` that produced them (the innermost cigars frame of each instruction's
+stack trace in the HLO; while loops are left out, their bodies' fusions are counted).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import collections
 import gzip
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -49,6 +52,65 @@ def fusion_times(fn, repeats: int) -> list[tuple[str, float, float]]:
             count[e["name"]] += 1
     rows = [(k, v / repeats / 1e3, count[k] / repeats) for k, v in total.items()]
     return sorted(rows, key=lambda r: -r[1])
+
+
+def _stack_tables(hlo: str) -> tuple[dict, dict, dict, dict]:
+    """The HLO text's FileNames, FunctionNames, FileLocations and StackFrames tables."""
+    tables: dict[str, dict] = {}
+    section = None
+    for line in hlo.splitlines():
+        s = line.strip()
+        if s in ("FileNames", "FunctionNames", "FileLocations", "StackFrames"):
+            section = tables.setdefault(s, {})
+        elif section is not None and re.match(r"^\d+ ", s):
+            i, rest = s.split(" ", 1)
+            if rest.startswith('"'):
+                section[int(i)] = rest.strip('"')
+            else:
+                section[int(i)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", rest)}
+        else:
+            section = None
+    return tuple(
+        tables.get(k, {}) for k in ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
+    )
+
+
+def source_lines(hlo: str) -> dict[str, str]:
+    """Each instruction's innermost ``src/cigars`` frame, ``file:line function``, by name."""
+    files, funcs, locations, frames = _stack_tables(hlo)
+
+    def where(frame_id: int) -> str:
+        first = None
+        for _ in range(100):  # walk from the innermost frame outwards
+            frame = frames.get(frame_id)
+            if frame is None:
+                break
+            loc = locations[frame["file_location_id"]]
+            path = files[loc["file_name_id"]]
+            label = f"{Path(path).name}:{loc['line']} {funcs[loc['function_name_id']]}"
+            first = first or label
+            if "/src/cigars/" in path:
+                return label
+            if frame["parent_frame_id"] in (0, frame_id):
+                break
+            frame_id = frame["parent_frame_id"]
+        return first or "?"
+
+    out = {}
+    for m in re.finditer(r"%([\w.\-]+) = [^\n]*?stack_frame_id=(\d+)", hlo):
+        out[m.group(1)] = where(int(m.group(2)))
+    return out
+
+
+def by_line(rows, hlo: str) -> list[tuple[str, float]]:
+    """Fusion times summed by source line (executor events and while loops left out)."""
+    lines = source_lines(hlo)
+    total = collections.defaultdict(float)
+    for name, ms, _ in rows:
+        if name.startswith(("Thunk", "Pjit", "while")) or name not in lines:
+            continue
+        total[lines[name]] += ms
+    return sorted(total.items(), key=lambda kv: -kv[1])
 
 
 def _survey(target: int):
@@ -99,10 +161,19 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--hlo", type=Path, help="write the compiled program's HLO here")
+    parser.add_argument("--by-line", action="store_true", help="sum by cigars source line")
     args = parser.parse_args(argv)
     fn, compiled = _simulator(args.target) if args.program == "simulator" else _inference()
-    for name, ms, per_call in fusion_times(fn, args.repeats)[: args.top]:
-        print(f"{ms:9.3f} ms {per_call:6.1f}x  {name[:90]}")
+    rows = fusion_times(fn, args.repeats)
+    if args.by_line:
+        lines = by_line(rows, compiled.as_text())
+        total = sum(ms for _, ms in lines)
+        print(f"{total:9.3f} ms in fusions attributed to a source line")
+        for label, ms in lines[: args.top]:
+            print(f"{ms:9.3f} ms {100 * ms / total:5.1f}%  {label}")
+    else:
+        for name, ms, per_call in rows[: args.top]:
+            print(f"{ms:9.3f} ms {per_call:6.1f}x  {name[:90]}")
     if args.hlo:
         args.hlo.write_text(compiled.as_text())
         print(f"wrote {args.hlo}")

@@ -175,3 +175,10 @@ def test_bad_input_names_row_and_column():
         SNData.from_arrays(z_cos=[0.1], m=[20.0], c=[0.0], var_m=[0.1], var_x1=[1], var_c=[1])
     with pytest.raises(ValueError, match="row 0: the variance of c must be positive"):
         _data(var_c=[-1.0, 0.002, 0.004])
+
+
+def test_magnitude_dependent_stretch_or_colour_errors_are_refused():
+    """Their variances would carry information on m that the likelihood does not model."""
+    for kw in ({"var_x1_slope": 0.7}, {"var_c_slope": 0.9}):
+        with pytest.raises(ValueError, match="var_x1_slope, survey.var_c_slope"):
+            SNModel.from_components(SampleIntrinsic(), None, ObserveSupernovae(**kw))

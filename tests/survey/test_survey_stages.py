@@ -221,7 +221,9 @@ def test_depth_noise_formula():
 # --- SN observables, selection, spectroscopy ---------------------------------------------
 
 
-def test_sn_observables_statistics():
+@pytest.mark.parametrize("slopes", [(0.0, 0.0), (0.76, -0.5)])
+def test_sn_observables_statistics(slopes):
+    """ln-variances normal about their (magnitude-dependent) means; pulls standard normal."""
     rng = np.random.default_rng(7)
     n = 100_000
     cat = Catalogue.empty(n, 6).replace(
@@ -230,13 +232,15 @@ def test_sn_observables_statistics():
         x1_int=jnp.asarray(rng.normal(0, 1, n), jnp.float32),
         c_ext=jnp.asarray(rng.normal(0, 0.1, n), jnp.float32),
     )
-    out = jax.jit(ObserveSupernovae().__call__)(jax.random.key(8), Theta(), cat)
+    s_x, s_c = slopes
+    stage = ObserveSupernovae(var_x1_slope=s_x, var_c_slope=s_c, var_slope_pivot=21.0)
+    out = jax.jit(stage.__call__)(jax.random.key(8), Theta(), cat)
     m = np.asarray(out.m_true, float)
     np.testing.assert_allclose(m, np.asarray(cat.M, float) + np.asarray(cat.mu, float), atol=1e-5)
     for var, mean, sd in (
         (out.var_m, 0.2 * (m - 56.0), 1.2),
-        (out.var_x1, -3.0, 1.0),
-        (out.var_c, -7.0, 0.6),
+        (out.var_x1, -3.0 + s_x * (m - 21.0), 1.0),
+        (out.var_c, -7.0 + s_c * (m - 21.0), 0.6),
     ):
         z = (np.log(np.asarray(var, float)) - mean) / sd
         assert stats.kstest(z, "norm").pvalue > 1e-3

@@ -232,7 +232,8 @@ class SNModel(struct.PyTreeNode):
             n_rv: Gauss-Hermite nodes over R_V (:func:`rv_quadrature`).
 
         Raises:
-            ValueError: for an unknown dust model.
+            ValueError: for an unknown dust model, or an ``observe`` whose stretch or colour
+                variances depend on the magnitude.
         """
         kw: dict[str, Any] = {
             "cosmology": cosmology,
@@ -252,6 +253,13 @@ class SNModel(struct.PyTreeNode):
                     sn_dust.rv_mean, sn_dust.rv_sd, sn_dust.rv_min, n_rv
                 )
         if observe is not None:
+            if observe.var_x1_slope != 0 or observe.var_c_slope != 0:
+                # Their ln W_xx and ln W_cc would be further observations of the magnitude.
+                raise ValueError(
+                    "SNModel: the likelihood models ln W_mm only; stretch and colour variances "
+                    "that depend on the magnitude (survey.var_x1_slope, survey.var_c_slope "
+                    f"= {observe.var_x1_slope}, {observe.var_c_slope}) are not supported"
+                )
             kw.update(
                 var_m_slope=float(observe.var_m_slope),
                 var_m_pivot=float(observe.var_m_pivot),

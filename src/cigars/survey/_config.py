@@ -61,8 +61,9 @@ class LSSTSurveyConfig(SurveyConfig, name="lsst"):
             simulation flags ``prune_violated`` if its cosmology breaks that bound. 0.7 covers
             the CIGaRS-I prior (Om0, Ode0 in [0, 1], H0 = 70) for z <= 1.5.
         var_m_slope, var_m_pivot, var_m_sd: ln W_mm ~ N(slope (m - pivot), sd).
-        var_x1_mean, var_x1_sd: ln W_xx ~ N(mean, sd).
-        var_c_mean, var_c_sd: ln W_cc ~ N(mean, sd).
+        var_x1_mean, var_x1_sd, var_x1_slope: ln W_xx ~ N(mean + slope (m - var_slope_pivot), sd).
+        var_c_mean, var_c_sd, var_c_slope: ln W_cc ~ N(mean + slope (m - var_slope_pivot), sd).
+        var_slope_pivot: magnitude at which ln W_xx and ln W_cc have their means [mag].
     """
 
     n_max: int = dataclasses.field(metadata={"bounds": {"ge": 1}})
@@ -81,6 +82,9 @@ class LSSTSurveyConfig(SurveyConfig, name="lsst"):
     var_x1_sd: float = bounded(1.0, gt=0.0)
     var_c_mean: float = -7.0
     var_c_sd: float = bounded(0.6, gt=0.0)
+    var_x1_slope: float = 0.0
+    var_c_slope: float = 0.0
+    var_slope_pivot: float = 22.0
 
     def validate(self) -> None:
         """Check the depths.
@@ -101,6 +105,9 @@ class LSSTSurveyConfig(SurveyConfig, name="lsst"):
             var_x1_sd=self.var_x1_sd,
             var_c_mean=self.var_c_mean,
             var_c_sd=self.var_c_sd,
+            var_x1_slope=self.var_x1_slope,
+            var_c_slope=self.var_c_slope,
+            var_slope_pivot=self.var_slope_pivot,
         )
 
 

@@ -547,18 +547,22 @@ class ObserveSupernovae(AbstractStage):
     r"""Noiseless apparent magnitude, measurement variances and observed (m, x1, c).
 
     :math:`m = M + \mu`; :math:`\ln W_{mm} \sim \mathcal{N}(s_m (m - m_p), \sigma_{mm})`,
-    :math:`\ln W_{xx} \sim \mathcal{N}(\bar w_x, \sigma_{xx})`,
-    :math:`\ln W_{cc} \sim \mathcal{N}(\bar w_c, \sigma_{cc})`;
+    :math:`\ln W_{xx} \sim \mathcal{N}(\bar w_x + s_x (m - m_s), \sigma_{xx})`,
+    :math:`\ln W_{cc} \sim \mathcal{N}(\bar w_c + s_c (m - m_s), \sigma_{cc})`;
     :math:`m_\mathrm{obs} \sim \mathcal{N}(m, \sqrt{W_{mm}})`,
     :math:`x_\mathrm{obs} \sim \mathcal{N}(x_\mathrm{int}, \sqrt{W_{xx}})`,
     :math:`c_\mathrm{obs} \sim \mathcal{N}(c_\mathrm{ext}, \sqrt{W_{cc}})`
-    (MODEL.md section 4d; defaults are the reference's). Reads ``M``, ``mu``, ``x1_int``,
+    (MODEL.md section 4d; defaults are the reference's, whose stretch and colour errors do not
+    depend on the magnitude: :math:`s_x = s_c = 0`; a real survey's grow for fainter SNe, e.g.
+    ``configs/des-sn5yr.yaml``). Reads ``M``, ``mu``, ``x1_int``,
     ``c_ext``; writes ``m_true``, ``var_*``, ``*_obs``.
 
     Attributes:
         var_m_slope, var_m_pivot, var_m_sd: s_m, m_p [mag], sigma_mm (0.2, 56, 1.2).
-        var_x1_mean, var_x1_sd: mean and sd of ln W_xx (-3, 1).
-        var_c_mean, var_c_sd: mean and sd of ln W_cc (-7, 0.6).
+        var_x1_mean, var_x1_sd: mean (at m = m_s) and sd of ln W_xx (-3, 1).
+        var_c_mean, var_c_sd: mean (at m = m_s) and sd of ln W_cc (-7, 0.6).
+        var_x1_slope, var_c_slope: s_x, s_c, slopes of ln W_xx and ln W_cc in m (0, 0).
+        var_slope_pivot: m_s [mag] (22).
     """
 
     var_m_slope: float = struct.field(pytree_node=False, default=0.2)
@@ -568,10 +572,19 @@ class ObserveSupernovae(AbstractStage):
     var_x1_sd: float = struct.field(pytree_node=False, default=1.0)
     var_c_mean: float = struct.field(pytree_node=False, default=-7.0)
     var_c_sd: float = struct.field(pytree_node=False, default=0.6)
+    var_x1_slope: float = struct.field(pytree_node=False, default=0.0)
+    var_c_slope: float = struct.field(pytree_node=False, default=0.0)
+    var_slope_pivot: float = struct.field(pytree_node=False, default=22.0)
 
     def __post_init__(self):
         if min(self.var_m_sd, self.var_x1_sd, self.var_c_sd) <= 0:
             raise ValueError("ObserveSupernovae: the ln-variance sds must be > 0")
+
+    def _ln_var(self, key, m, mean, slope, sd):
+        """One log variance per slot, N(mean + slope (m - pivot), sd)."""
+        if slope == 0:  # without reading m, whose empty slots may hold any value
+            return dist.Normal(mean, sd).sample(key, m.shape)
+        return dist.Normal(mean + slope * (m - self.var_slope_pivot), sd).sample(key)
 
     def __call__(self, key, theta, catalogue: Catalogue) -> Catalogue:
         """Draw variances then observations (vectorised over slots)."""
@@ -580,9 +593,8 @@ class ObserveSupernovae(AbstractStage):
         var_m = jnp.exp(
             dist.Normal(self.var_m_slope * (m - self.var_m_pivot), self.var_m_sd).sample(k[0])
         )
-        shape = m.shape
-        var_x1 = jnp.exp(dist.Normal(self.var_x1_mean, self.var_x1_sd).sample(k[1], shape))
-        var_c = jnp.exp(dist.Normal(self.var_c_mean, self.var_c_sd).sample(k[2], shape))
+        var_x1 = jnp.exp(self._ln_var(k[1], m, self.var_x1_mean, self.var_x1_slope, self.var_x1_sd))
+        var_c = jnp.exp(self._ln_var(k[2], m, self.var_c_mean, self.var_c_slope, self.var_c_sd))
         return catalogue.replace(
             m_true=m,
             var_m=var_m.astype(m.dtype),

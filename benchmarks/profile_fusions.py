@@ -91,9 +91,13 @@ def source_lines(hlo: str) -> dict[str, str]:
             first = first or label
             if "/src/cigars/" in path:
                 return label
-            if frame["parent_frame_id"] in (0, frame_id):
+            # The printed parent_frame_id is one more than the parent's printed index (as
+            # jaxlib 0.10 prints them: chains then run from a numpyro sampler through the
+            # stage that called it to _simulate); 0 or less is the outermost frame.
+            parent = frame["parent_frame_id"] - 1
+            if parent <= 0 or parent == frame_id:
                 break
-            frame_id = frame["parent_frame_id"]
+            frame_id = parent
         return first or "?"
 
     out = {}

@@ -14,8 +14,9 @@ prints the ``survey:`` keys, and a Markdown table of the median errors per magni
 ``--mock`` (a ``cigars simulate`` catalogue) the table also has the simulated detected SNe's.
 
 The fit uses the *observed* magnitude and detected SNe only, where the model's mean is in the
-noiseless magnitude of every SN born; with m_B errors of ~0.05 mag and the selection acting on
-m itself, neither moves a slope noticeably, and the table is the check.
+noiseless magnitude of every SN born. A selection on the regressor (the magnitude) leaves a
+regression slope unbiased, and m_B errors of ~0.05 mag against DES's 1.0 mag spread of m_B
+attenuate it by < 1%; the table of medians is the check.
 """
 
 from __future__ import annotations

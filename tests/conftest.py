@@ -57,7 +57,7 @@ def x64():
         yield
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The shared data directory beside the project (``../shared/data``); skip if absent."""
     if not SHARED_DATA.is_dir():
@@ -65,7 +65,7 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_file(shared_data):
     """``shared_file("dir/name")``: that file under ``../shared/data``; skip if it is missing."""
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -12,10 +10,6 @@ from cigars._config import ConfigError, from_dict, to_dict
 from cigars.hosts._filters import LSST_UGRIZY, Bands
 from cigars.hosts._sps import SpeculatorSPS, SSPGridSPS
 from cigars.hosts._sps_config import BandsConfig, SpeculatorSPSConfig, SPSConfig
-
-NPZ = (
-    Path(__file__).resolve().parents[2].parent / "shared/data/cigars-reference/speculator_alpha.npz"
-)
 
 
 def test_analytic_builds_with_custom_wave():
@@ -58,10 +52,9 @@ def test_float64_needs_x64():
         cfg.build()
 
 
-def test_speculator_builds():
-    if not NPZ.is_file():
-        pytest.skip("emulator weights not available")
-    cfg = from_dict(SPSConfig, {"type": "speculator", "path": str(NPZ)})
+def test_speculator_builds(shared_file):
+    npz = shared_file("cigars-reference/speculator_alpha.npz")
+    cfg = from_dict(SPSConfig, {"type": "speculator", "path": str(npz)})
     assert isinstance(cfg, SpeculatorSPSConfig) and cfg.n_sub == 2
     sps = cfg.build()
     assert isinstance(sps, SpeculatorSPS) and len(sps.nets) == 2

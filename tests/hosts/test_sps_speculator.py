@@ -15,14 +15,8 @@ from cigars.hosts._sps import AbstractSPS, SpeculatorSPS
 
 
 @pytest.fixture(scope="module")
-def npz_path(request):
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2].parent / "shared/data/cigars-reference"
-    path = path / "speculator_alpha.npz"
-    if not path.is_file():
-        pytest.skip(f"emulator weights not found at {path}")
-    return path
+def npz_path(shared_file):
+    return shared_file("cigars-reference/speculator_alpha.npz")
 
 
 def make_host(**kw) -> HostParams:

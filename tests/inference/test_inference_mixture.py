@@ -78,6 +78,33 @@ def test_draws_have_the_mixture_moments_and_follow_the_globals():
         assert np.allclose(np.cov(draws, rowvar=False), cov, atol=0.02 * sd.max() ** 2)
 
 
+def test_joint_draws_are_the_picked_components_transform_of_the_noise():
+    """sample_draws (S draws of n objects at once, as joint posterior draws are made) against
+    numpy: the component whose cumulative softmax weight first exceeds Phi(last noise value),
+    then its mean, the shared shift and its scale times the noise; sample_from_noise per
+    (draw, object) must agree."""
+    mix = _random_mixture(dim=3, components=4, seed=11)
+    p = mix.params(jax.random.normal(jax.random.key(12), (7, 4)))
+    t = 1.5 * jax.random.normal(jax.random.key(13), (5, 3))
+    noise = jax.random.normal(jax.random.key(14), (5, 7, 4))
+    got = np.asarray(mix.sample_draws(noise, p, t), float)
+    per_object = np.asarray(mix.sample_from_noise(noise, p, t[:, None, :]), float)
+    np.testing.assert_allclose(per_object, got, atol=2e-5)
+    z = np.asarray(noise, float)
+    picked = set()
+    for s in range(5):
+        for i in range(7):
+            pi = jax.tree.map(lambda a, i=i: a[i], p)
+            w = np.exp(np.asarray(pi.log_weights(t[s]), float))
+            k = int(np.searchsorted(np.cumsum(w), stats.norm.cdf(z[s, i, -1])))
+            k = min(k, len(w) - 1)
+            picked.add(k)
+            mean = np.asarray(pi.means[k] + pi.shift(t[s]), float)
+            want = mean + np.asarray(pi.scale_tril[k], float) @ z[s, i, :3]
+            np.testing.assert_allclose(got[s, i], want, atol=2e-5)
+    assert len(picked) > 1  # the check saw more than one component
+
+
 def test_component_weights_depend_on_the_globals():
     mix = _random_mixture(dim=2, components=3, seed=8)
     p = jax.tree.map(lambda a: a[0], mix.params(jnp.ones((1, 4))))

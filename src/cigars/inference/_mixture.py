@@ -21,6 +21,7 @@ correlations between an object's latents.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import NamedTuple
 
@@ -66,6 +67,20 @@ class MixtureParams(NamedTuple):
     def shift(self, t: Float[Array, "... T"]) -> Float[Array, "... D"]:
         """The shift ``B t`` common to every component's mean."""
         return _linear(self.shift_slope, t)
+
+    def at_draws(
+        self, t: Float[Array, "S T"]
+    ) -> tuple[Float[Array, "S n K"], Float[Array, "S n D"]]:
+        """Unnormalised logits ``a + A t`` and shifts ``B t`` of ``n`` objects at ``S`` draws.
+
+        For coefficients with one leading (object) axis: each is one matrix product over the
+        draws, laid out draw-major as the draws are used (an einsum over broadcast axes would
+        write the objects' axis first and transpose).
+        """
+        n, k, t_dim = self.logit_slope.shape
+        d = self.shift_slope.shape[1]
+        logits = self.logits + (t @ self.logit_slope.reshape(n * k, t_dim).T).reshape(-1, n, k)
+        return logits, (t @ self.shift_slope.reshape(n * d, t_dim).T).reshape(-1, n, d)
 
 
 def _linear(slope: Float[Array, "... r T"], t: Float[Array, "... T"]) -> Float[Array, "... r"]:
@@ -167,15 +182,46 @@ class LinearThetaMixture(nnx.Module):
         The last noise value picks the component (through its normal CDF against the
         cumulative weights); the first ``D`` are the component's standard-normal variate.
         """
-        u = jax.scipy.special.ndtr(noise[..., -1])
-        cdf = jnp.cumsum(jnp.exp(p.log_weights(t)), -1)
-        idx = jnp.sum(cdf[..., :-1] < u[..., None], -1)
-        means = p.means + p.shift(t)[..., None, :]
-        means = jnp.broadcast_to(means, idx.shape + means.shape[-2:])
+        idx = self._pick(noise, p.logits + _linear(p.logit_slope, t))
+        means = jnp.broadcast_to(p.means, idx.shape + p.means.shape[-2:])
+        scale = jnp.broadcast_to(p.scale_tril, idx.shape + p.scale_tril.shape[-3:])
         mean = jnp.take_along_axis(means, idx[..., None, None], -2)[..., 0, :]
-        # A zero last column, so the product reads the whole noise vector: a slice of it
-        # would make XLA:CPU generate the noise a second time for this consumer.
-        scale = jnp.concatenate([p.scale_tril, jnp.zeros_like(p.scale_tril[..., :1])], -1)
-        scale = jnp.broadcast_to(scale, idx.shape + scale.shape[-3:])
         scale = jnp.take_along_axis(scale, idx[..., None, None, None], -3)[..., 0, :, :]
-        return mean + jnp.einsum("...ij,...j->...i", scale, noise)
+        return self._transform(noise, mean + p.shift(t), scale)
+
+    def sample_draws(
+        self, noise: Float[Array, "S n D+1"], p: MixtureParams, t: Float[Array, "S T"]
+    ) -> Float[Array, "S n D"]:
+        """:meth:`sample_from_noise` for the joint posterior's draws: ``S`` draws of ``n`` objects.
+
+        ``p`` holds the ``n`` objects' coefficients (one leading axis), ``t`` the draws' globals.
+        """
+        logits, shift = p.at_draws(t)
+        idx = self._pick(noise, logits)
+        objects = jnp.arange(p.means.shape[0])
+        return self._transform(noise, p.means[objects, idx] + shift, p.scale_tril[objects, idx])
+
+    # Both written as elementwise operations over the (few) components and dimensions, not
+    # as reductions, a cumulative sum or a matrix product: XLA:CPU then fuses the pick, the
+    # gathers and the product into one pass over the draws, where it runs those as passes
+    # of their own (and writes out every draw's gathered scale matrix for a product).
+
+    def _pick(self, noise, logits):
+        """Each draw's component: ``ndtr(noise[..., -1])`` against the weights' running sums."""
+        top = logits[..., 0]
+        for k in range(1, self.components):
+            top = jnp.maximum(top, logits[..., k])
+        weights = (jnp.exp(logits[..., k] - top) for k in range(self.components))
+        running = list(itertools.accumulate(weights))  # unnormalised
+        target = jax.scipy.special.ndtr(noise[..., -1]) * running[-1]
+        idx = jnp.zeros(target.shape, jnp.int32)
+        for c in running[:-1]:
+            idx = idx + (c < target)
+        return idx
+
+    def _transform(self, noise, mean, scale):
+        """``mean + scale @ noise[..., :D]``, the product written out."""
+        y = mean
+        for j in range(self.dim):
+            y = y + scale[..., :, j] * noise[..., None, j]
+        return y

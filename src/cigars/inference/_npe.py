@@ -556,29 +556,58 @@ class HierarchicalNPE(nnx.Module):
         coeffs = None if mixture is None else mixture.params((e_act, s[None, :], c_act))
         width = self.n_local + (mixture is not None)  # the mixture also picks a component
 
-        def one(args):
-            zt, k = args
-
+        def noise(keys):
             # Each object's noise from its own key (the draw's key folded with the object's
-            # slot): draws do not depend on ``n_active``, and no noise is drawn for the
-            # n_max - m slots left out (at 16k SNe, n_max is four times the survey).
-            def noise(i):
+            # slot): draws do not depend on ``n_active`` or on the chunks, and no noise is
+            # drawn for the n_max - m slots left out (at 16k SNe, n_max is 4x the survey).
+            def one(k, i):
                 return jax.random.normal(jax.random.fold_in(k, i), (width,), e_act.dtype)
 
-            z = jax.vmap(noise)(order)
+            return jax.vmap(lambda k: jax.vmap(lambda i: one(k, i))(order))(keys)
+
+        def transform(z, zt):  # a chunk's noise (B, m, width) and globals (B, T)
             if mixture is not None:
-                return self.z_to_local(mixture.sample_from_noise(z, coeffs, zt))
+                return self.z_to_local(mixture.sample_draws(z, coeffs, zt))
             # The context [e_i, z_theta, s, c_i] in parts: the conditioners multiply the
             # per-object parts once for all draws (ConditionalFlow with a tuple context).
-            ctx = (e_act, zt[None, :], s[None, :], c_act)
-            return self.z_to_local(self.local_flow.from_base(z, ctx))
+            flow = lambda zi, ti: self.local_flow.from_base(  # noqa: E731
+                zi, (e_act, ti[None, :], s[None, :], c_act)
+            )
+            return self.z_to_local(jax.vmap(flow)(z, zt))
 
-        # Philox, not the caller's threefry: two hashes per object and draw, the largest cost of
-        # a large survey's draws on CPU (see cigars._prng).
-        keys = jax.random.split(rekey(k_l, "philox4x32"), num_samples)
-        local = jax.lax.map(one, (z_theta, keys), batch_size=max(1, min(chunk_size, num_samples)))
-        # Back to the slots by one gather (each slot's position in ``order``, -1 if absent), not
-        # a scatter into a NaN-filled array: one pass over the (S, n_max, n_local) result.
+        # Back to the slots (each slot's position in ``order``, -1 if absent; NaN if not drawn).
         position = jnp.full(n_max, -1, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
         drawn = (mask & (position >= 0))[None, :, None]
-        return theta, jnp.where(drawn, local[:, jnp.maximum(position, 0)], jnp.nan)
+
+        def to_slots(x):
+            return jnp.where(drawn, x[:, jnp.maximum(position, 0)], jnp.nan)
+
+        # Chunks of ``size`` draws starting at ``starts`` (the last one overlaps the one before
+        # when ``size`` does not divide ``num_samples``: a few draws are made twice, equal).
+        n_chunks = -(-num_samples // max(1, chunk_size))
+        size = -(-num_samples // n_chunks)
+        starts = jnp.minimum(jnp.arange(n_chunks, dtype=jnp.int32) * size, num_samples - size)
+        rows = starts[:, None] + jnp.arange(size)
+        # Philox, not the caller's threefry: two hashes per object and draw, the largest cost of
+        # a large survey's draws on CPU (see cigars._prng).
+        keys = jax.random.split(rekey(k_l, "philox4x32"), num_samples)[rows]
+
+        def step(carry, args):
+            # A chunk's noise and its draws pass through the loop's carry, one step apart, so
+            # that XLA:CPU computes each in a fusion of its own: noise drawn where it is used
+            # would be fused into each use, its random bits computed again for every one, and
+            # draws computed where they are written into the result would be fused into that
+            # in-place write, which runs on one thread (together 1.7x the time at 16k SNe).
+            z, previous, at, out = carry
+            zt, k_next, start = args
+            out = jax.lax.dynamic_update_slice_in_dim(out, previous, at, axis=0)
+            return (noise(k_next), to_slots(transform(z, zt)), start, out), None
+
+        # Step i draws chunk i and the noise of chunk i + 1 (the last step's is not used) and
+        # writes chunk i - 1 (step 0 writes zeros that chunk 0 overwrites).
+        blank = jnp.zeros((size, n_max, self.n_local), theta.dtype)
+        out = jnp.zeros((num_samples, n_max, self.n_local), theta.dtype)
+        args = (z_theta[rows], jnp.roll(keys, -1, axis=0), starts)
+        init = (noise(keys[0]), blank, jnp.int32(0), out)
+        (_, last, at, out), _ = jax.lax.scan(step, init, args)
+        return theta, jax.lax.dynamic_update_slice_in_dim(out, last, at, axis=0)

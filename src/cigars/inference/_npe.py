@@ -598,16 +598,16 @@ class HierarchicalNPE(nnx.Module):
             # would be fused into each use, its random bits computed again for every one, and
             # draws computed where they are written into the result would be fused into that
             # in-place write, which runs on one thread (docs/checks.md, stop 28: 1.9x at 16k).
-            z, previous, at, out = carry
-            zt, k_next, start = args
+            z, previous, out = carry
+            zt, k_next, at = args
             out = jax.lax.dynamic_update_slice_in_dim(out, previous, at, axis=0)
-            return (noise(k_next), to_slots(transform(z, zt)), start, out), None
+            return (noise(k_next), to_slots(transform(z, zt)), out), None
 
         # Step i draws chunk i and the noise of chunk i + 1 (the last step's is not used) and
-        # writes chunk i - 1 (step 0 writes zeros that chunk 0 overwrites).
+        # writes chunk i - 1 where it starts (step 0 writes zeros that chunk 0 overwrites).
         blank = jnp.zeros((size, n_max, self.n_local), theta.dtype)
         out = jnp.zeros((num_samples, n_max, self.n_local), theta.dtype)
-        args = (z_theta[rows], jnp.roll(keys, -1, axis=0), starts)
-        init = (noise(keys[0]), blank, jnp.int32(0), out)
-        (_, last, at, out), _ = jax.lax.scan(step, init, args)
-        return theta, jax.lax.dynamic_update_slice_in_dim(out, last, at, axis=0)
+        written_at = jnp.concatenate([jnp.zeros(1, jnp.int32), starts[:-1]])
+        args = (z_theta[rows], jnp.roll(keys, -1, axis=0), written_at)
+        (_, last, out), _ = jax.lax.scan(step, (noise(keys[0]), blank, out), args)
+        return theta, jax.lax.dynamic_update_slice_in_dim(out, last, starts[-1], axis=0)

@@ -264,9 +264,11 @@ def corrupted_tables(draw):
         elif fault == "host_faint":
             b = draw(st.sampled_from(BANDS))
             col = f"host_mag_{b}"
-            value = 26.0 + 5 * float(t[f"host_mag_err_{b}"][r]) + draw(st.floats(0.01, 10.0))
-            if not np.isfinite(float(t[f"host_mag_err_{b}"][r])):
-                value = 30.0
+            try:  # an earlier fault may have made the error NaN, infinite or text
+                err = float(t[f"host_mag_err_{b}"][r])
+            except ValueError:
+                err = np.nan
+            value = 26.0 + 5 * err + draw(st.floats(0.01, 10.0)) if np.isfinite(err) else 30.0
         else:
             col = "m_b"
             value = draw(st.floats(26.01, 39.9))

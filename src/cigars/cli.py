@@ -137,10 +137,16 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _print_cuts(attrs) -> None:
+    if attrs.get("where"):
+        print(f"--where {attrs['where']}: {attrs['n_read']} of {attrs['n_file_rows']} rows kept")
+
+
 def _cmd_infer_nuts(args) -> int:
     import numpy as np
 
     from cigars.config import load_experiment
+    from cigars.io import parse_cuts
     from cigars.likelihood import infer_nuts, summary_rows
 
     used = [f for f in ("columns", "drop_invalid", "photo_z", "importance") if getattr(args, f)]
@@ -158,8 +164,10 @@ def _cmd_infer_nuts(args) -> int:
         seed=args.seed,
         num_samples=args.num_samples,
         progress=True,
+        where=parse_cuts(args.where),
     )
     n_div = int(np.asarray(idata.sample_stats["diverging"]).sum())
+    _print_cuts(idata.attrs)
     post = idata.posterior
     print(
         f"posterior written: {args.output} (NUTS, {post.sizes['chain']} chains x "
@@ -180,6 +188,7 @@ def _cmd_infer(args) -> int:
     import numpy as np
 
     from cigars.experiment import drop_report_path, infer_catalogue
+    from cigars.io import parse_cuts
 
     if args.method == "nuts":
         return _cmd_infer_nuts(args)
@@ -197,6 +206,7 @@ def _cmd_infer(args) -> int:
         drop_invalid=args.drop_invalid,
         photo_z=args.photo_z,
         importance=args.importance,
+        where=parse_cuts(args.where),
     )
     post = idata.posterior
     if args.drop_invalid:
@@ -204,6 +214,7 @@ def _cmd_infer(args) -> int:
             f"skipped {idata.attrs['n_dropped']} invalid rows of {idata.attrs['n_read']}: "
             f"listed in {drop_report_path(args.output)}"
         )
+    _print_cuts(idata.attrs)
     print(f"posterior written: {args.output} ({args.num_samples} joint draws)")
     if idata.attrs.get("method") == "npe-is":
         a = idata.attrs
@@ -512,6 +523,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--photo-z",
         action="store_true",
         help="ignore spectroscopic redshifts: infer every host's redshift from photometry",
+    )
+    p.add_argument(
+        "--where",
+        action="append",
+        default=None,
+        metavar="CUT",
+        help="keep only the rows with COLUMN OP VALUE on the file's own columns (OP: < <= > >= "
+        "== !=; e.g. 'PROBCC_BEAMS<0.5'); repeat for several cuts (all must pass)",
     )
     p.add_argument(
         "--importance",

@@ -508,6 +508,7 @@ def infer_catalogue(
     drop_invalid: bool = False,
     photo_z: bool = False,
     importance: int = 0,
+    where=(),
 ):
     """Joint posterior draws for an observed (or mock) catalogue, written as ArviZ netCDF.
 
@@ -529,6 +530,9 @@ def infer_catalogue(
             inferred from its photometry and SN; ``z_spec`` stays in the observed data).
         importance: neural proposals per draw for importance sampling to the exact likelihood
             (``standardised`` runs only; 0: the neural draws as they are).
+        where: row cuts on the file's own columns (:class:`~cigars.io.RowCut`, ``--where``):
+            only the rows that pass are read; ``source_row`` and the drop report still give
+            each row's place in the file.
 
     A run of the ``standardised`` likelihood (trained on a design sample, no bank) goes to
     :func:`cigars.likelihood.infer_standardised`, which checks that the sample has its design.
@@ -556,8 +560,11 @@ def infer_catalogue(
     if bank_path is None:  # a design-sample run of the 'standardised' likelihood
         from cigars.likelihood import infer_standardised
 
-        if drop_invalid or photo_z:
-            raise ValueError("--drop-invalid and --photo-z do not apply to a 'standardised' run")
+        if drop_invalid or photo_z or where:
+            raise ValueError(
+                "--drop-invalid, --photo-z and --where do not apply to a 'standardised' run "
+                "(its network is trained for the design of one sample, all of its rows)"
+            )
         return infer_standardised(
             run_dir,
             data_path,
@@ -572,7 +579,7 @@ def infer_catalogue(
             "--importance needs a tractable likelihood: it applies to runs of the "
             "'standardised' likelihood (cigars train CONFIG --data FILE)"
         )
-    read = read_catalogue(data_path, columns)
+    read = read_catalogue(data_path, columns, where=where)
     checked = validate_catalogue(read, exp, source=str(data_path), drop_invalid=drop_invalid)
     table = checked.table
     data, context, mask = catalogue_arrays(table, exp, source=str(data_path))
@@ -607,6 +614,8 @@ def infer_catalogue(
             "n_read": checked.n_read,
             "n_dropped": len(checked.dropped_rows),
             "photo_z": int(photo_z),
+            "where": " ".join(map(str, where)),
+            "n_file_rows": int(read.meta.get("n_file_rows", len(read))),
             **{k: str(v) for k, v in provenance().items()},
         },
     )

@@ -293,3 +293,57 @@ def test_malformed_files_always_exit_2_with_a_clear_message(
         assert err.startswith(f"cigars: error: {data}: ")
         assert not out.exists()
     assert sha256(data) == before
+
+
+def test_where_keeps_the_rows_that_pass_and_names_rows_by_their_place_in_the_file(
+    tmp_path, run_dir, fake_sampler, capsys
+):
+    import arviz as az
+
+    t = valid_table(10)
+    t["prob"] = [0.1, 0.9, 0.2, np.nan, 0.4, 0.3, 0.8, 0.0, 0.45, 0.5]
+    t["m_b"][1] = np.nan  # invalid but cut (prob 0.9): never seen
+    t["m_b"][5] = 99.0  # invalid and kept: dropped, reported as file row 5
+    data = tmp_path / "data.csv"
+    t.write(data)
+    before = sha256(data)
+    out = tmp_path / "post.nc"
+    argv = ["infer", str(run_dir), str(data), "-o", str(out), "--num-samples", "4"]
+    assert main([*argv, "--where", "prob < 0.5", "--drop-invalid"]) == 0
+    stdout = capsys.readouterr().out
+    assert "--where prob<0.5: 6 of 10 rows kept" in stdout  # row 3 (NaN) fails the cut
+    report = json.loads((tmp_path / "post.dropped.json").read_text())
+    assert [(d["row"], d["id"]) for d in report["dropped"]] == [(5, "sn005")]
+    kept = [0, 2, 4, 7, 8]
+    idata = az.from_netcdf(out)
+    assert list(idata.observed_data["source_row"].values) == kept
+    assert list(idata.observed_data["id"].values) == [t["id"][r] for r in kept]
+    np.testing.assert_allclose(fake_sampler["data"][: len(kept), 6], np.asarray(t["m_b"])[kept])
+    assert idata.attrs["where"] == "prob<0.5" and idata.attrs["n_file_rows"] == 10
+    # Without --drop-invalid the kept invalid row is an error at its row in the file.
+    assert main([*argv, "--where", "prob<0.5", "--where", "id!=sn000"]) == 2
+    assert f"{data}: row 5, column 'm_b'" in capsys.readouterr().err
+    assert sha256(data) == before
+
+
+@pytest.mark.parametrize(
+    "cut, message",
+    [
+        ("prob<<0.5", "expected COLUMN OP VALUE"),
+        ("prob", "expected COLUMN OP VALUE"),
+        ("prob < high", "< needs a number, got 'high'"),
+        ("PROB<0.5", "no column 'PROB' in the file"),
+        ("id<3", "the column holds text, not numbers"),
+        ("prob>2", "no row passes --where prob>2.0"),
+    ],
+)
+def test_bad_where_exits_2_naming_the_cut(tmp_path, run_dir, capsys, cut, message):
+    t = valid_table(4)
+    t["prob"] = [0.1, 0.2, 0.3, 0.4]
+    data = tmp_path / "data.ecsv"
+    t.write(data)
+    assert (
+        main(["infer", str(run_dir), str(data), "-o", str(tmp_path / "p.nc"), "--where", cut]) == 2
+    )
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -10,7 +10,7 @@ import pytest
 from astropy.table import Table
 
 from cigars.config import load_experiment
-from cigars.io import CatalogueError, read_catalogue, validate_catalogue
+from cigars.io import CatalogueError, parse_cuts, read_catalogue, validate_catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +104,16 @@ def test_des_sn5yr_against_its_experiment(des, tmp_path):
     assert len(kept) + len(dropped) == 1829
     # Regression pin (our own count, 2026-11): 299 rows dropped, 1530 kept.
     assert len(dropped) == 299
+
+
+def test_des_sn5yr_where(des):
+    """--where cuts on the release's own columns: the photometric classification and survey."""
+    cuts = parse_cuts(["PROBCC_BEAMS<0.5", "IDSURVEY==10"])
+    t = read_catalogue(des, "des-sn5yr", where=cuts)
+    raw = Table.read(des, format="ascii.csv")  # astropy's own reader as the oracle
+    keep = (np.asarray(raw["PROBCC_BEAMS"]) < 0.5) & (np.asarray(raw["IDSURVEY"]) == 10)
+    assert 1000 < keep.sum() < 1635
+    np.testing.assert_array_equal(t.meta["file_rows"], np.flatnonzero(keep))
+    assert list(t["id"]) == [str(c) for c in raw["CID"][keep]]
+    np.testing.assert_array_equal(t["IDSURVEY"], 10)
+    assert t.meta["join"]["matched"] == 1635  # the join saw every row; the cut came after it

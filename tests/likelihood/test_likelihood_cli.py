@@ -10,9 +10,10 @@ from astropy.table import Table
 
 from cigars.cli import main
 from cigars.config import load_experiment
-from cigars.io import read_catalogue
+from cigars.io import parse_cuts, read_catalogue
 from cigars.likelihood import (
     distance_modulus_hel,
+    file_problem,
     nuts_problem,
     read_covariance,
     standardised_log_likelihood,
@@ -88,6 +89,26 @@ def test_cli_nuts_standardised(standardised_file, capsys):
     assert idata.attrs["method"] == "nuts" and idata.attrs["covariance"].endswith("sample.cov")
     om = np.asarray(idata.posterior["Om0"]).ravel()
     assert 0.0 < om.mean() < 1.0 and om.std() > 0.01
+
+
+def test_where_cuts_the_rows_and_the_covariance_alike(standardised_file):
+    tmp, t = standardised_file
+    exp = load_experiment(tmp / "exp.yaml")
+    z = np.asarray(t["zHD"])
+    full = read_covariance(tmp / "sample.cov")
+    with jax.enable_x64(True):
+        table, (_, args, _, rows, observed) = file_problem(
+            exp, tmp / "sample.dat", tmp / "sample.cov", parse_cuts(["zHD>=0.4"])
+        )
+        data = args[1]
+        cov = np.asarray(data.scale_tril @ data.scale_tril.T)
+    # The z and calibrator cuts of the likelihood come on top of --where; rows are file rows.
+    expected = np.flatnonzero((z >= 0.4) & (np.asarray(t["IS_CALIBRATOR"]) != 1))
+    np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_array_equal(table.meta["file_rows"], np.flatnonzero(z >= 0.4))
+    np.testing.assert_allclose(np.asarray(data.m), np.asarray(t["m_b_corr"])[expected])
+    np.testing.assert_allclose(cov, full[np.ix_(expected, expected)], rtol=1e-10, atol=1e-14)
+    assert table.meta["n_file_rows"] == len(t) and table.meta["where"] == ["zHD>=0.4"]
 
 
 def test_cli_nuts_errors(standardised_file, capsys):

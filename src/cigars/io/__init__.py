@@ -9,6 +9,7 @@ from cigars.io._columns import (
     load_column_map,
     shipped_column_maps,
 )
+from cigars.io._cuts import RowCut, apply_cuts, parse_cuts
 from cigars.io._mock import band_labels, catalogue_table, read_mock, write_mock
 from cigars.io._provenance import (
     atomic_path,
@@ -36,7 +37,9 @@ __all__ = [
     "JoinColumns",
     "Problem",
     "QuantityColumns",
+    "RowCut",
     "Validated",
+    "apply_cuts",
     "atomic_path",
     "atomic_write_text",
     "band_labels",
@@ -44,6 +47,7 @@ __all__ = [
     "git_sha",
     "load_column_map",
     "load_checkpoint",
+    "parse_cuts",
     "provenance",
     "read_catalogue",
     "read_checkpoint_metadata",

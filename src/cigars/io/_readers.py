@@ -19,12 +19,14 @@ Each may end in ``.gz``. Input files are only ever opened for reading.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
 from cigars.io._columns import ColumnMap, QuantityColumns, load_column_map
+from cigars.io._cuts import RowCut, apply_cuts
 from cigars.io._validate import CatalogueError, Problem, as_float
 
 __all__ = ["read_catalogue", "read_snana", "read_table", "table_format"]
@@ -412,7 +414,12 @@ def _signed_sqrt(v: np.ndarray) -> np.ndarray:
     return np.sign(v) * np.sqrt(np.abs(v))
 
 
-def read_catalogue(path: str | Path, columns: ColumnMap | str | Path | None = None) -> Table:
+def read_catalogue(
+    path: str | Path,
+    columns: ColumnMap | str | Path | None = None,
+    *,
+    where: Sequence[RowCut] = (),
+) -> Table:
     """Read an observed catalogue into cigars columns.
 
     Args:
@@ -421,6 +428,10 @@ def read_catalogue(path: str | Path, columns: ColumnMap | str | Path | None = No
         columns: a :class:`~cigars.io.ColumnMap`, a shipped map's name (``pantheonplus``,
             ``des-sn5yr``) or a map YAML file; None for a file already in cigars columns
             (e.g. a ``cigars simulate`` mock).
+        where: row cuts (:class:`~cigars.io.RowCut`) on the file's own columns (after a
+            map's join), applied before the columns are mapped; only the rows that pass are
+            read. ``meta`` then also records ``file_rows`` (each row's index in the file),
+            ``where`` and ``n_file_rows``.
 
     Returns:
         The table in cigars columns. ``meta`` records ``source`` (the file), ``filters`` (the
@@ -445,7 +456,7 @@ def read_catalogue(path: str | Path, columns: ColumnMap | str | Path | None = No
             # (docs/checks.md, "Cause of the DTD offset"), speclite's lsst2016-*.
             table.meta["filters"] = [f"lsst2016-{b}" for b in BANDS]
             table.meta["source"] = str(path)
-            return table
+            return apply_cuts(table, where, path)
         fmt = table_format(path)
         if fmt == "fits":
             from astropy.io import fits
@@ -463,12 +474,17 @@ def read_catalogue(path: str | Path, columns: ColumnMap | str | Path | None = No
                 if filters:
                     table.meta["filters"] = list(filters)
                 table.meta["source"] = str(path)
-                return table
+                return apply_cuts(table, where, path)
         table = read_table(path, fmt)
         table.meta["source"] = str(path)
-        return table
+        return apply_cuts(table, where, path)
     cmap = load_column_map(columns)
     raw = read_table(path, cmap.format, hdu=cmap.hdu)
     if cmap.join is not None:
         raw = _join(path, raw, cmap)
-    return _Mapper(path, raw, cmap).build()
+    raw = apply_cuts(raw, where, path)
+    table = _Mapper(path, raw, cmap).build()
+    for key in ("file_rows", "where", "n_file_rows"):
+        if key in raw.meta:
+            table.meta[key] = raw.meta[key]
+    return table

@@ -255,7 +255,8 @@ class Validated:
 
     Attributes:
         table: the rows that passed (all rows when nothing was dropped).
-        rows: their row numbers in the input table.
+        rows: their row numbers in the input table (in the file, when the table is a
+            ``--where`` cut of it: ``meta['file_rows']``; so are the problems' rows).
         dropped: the problems of the skipped rows (empty unless ``drop_invalid``).
         n_read: the number of rows read.
         source: the file (or label) validated.
@@ -451,11 +452,14 @@ def validate_catalogue(
     if n > limits.n_max and not drop_invalid:
         raise CatalogueError(source, [too_many])
     problems = _row_problems(table, limits)
-    if problems and not drop_invalid:
-        raise CatalogueError(source, problems, hint="pass --drop-invalid to skip these rows")
     bad = np.zeros(n, bool)
     bad[[p.row for p in problems if p.row is not None]] = True
     rows = np.flatnonzero(~bad)
+    file_rows = _file_rows(table)
+    if file_rows is not None:  # rows cut with --where: name each row by its place in the file
+        problems = [dataclasses.replace(p, row=_at(file_rows, p.row)) for p in problems]
+    if problems and not drop_invalid:
+        raise CatalogueError(source, problems, hint="pass --drop-invalid to skip these rows")
     if rows.size == 0:
         raise CatalogueError(source, [Problem(f"no valid rows left of {n} read"), *problems])
     if rows.size > limits.n_max:
@@ -469,7 +473,21 @@ def validate_catalogue(
             ],
         )
     kept = table[rows] if bad.any() else table
+    if file_rows is not None:
+        rows = file_rows[rows]
+        if bad.any():
+            kept.meta["file_rows"] = rows
     return Validated(kept, rows, tuple(problems), n, source)
+
+
+def _file_rows(table) -> np.ndarray | None:
+    """Each row's index in the file when the table is a ``--where`` cut of it, else None."""
+    rows = table.meta.get("file_rows")
+    return None if rows is None else np.asarray(rows)
+
+
+def _at(file_rows: np.ndarray, row: int | None) -> int | None:
+    return None if row is None else int(file_rows[row])
 
 
 def write_drop_report(path: str | Path, result: Validated, table=None) -> Path:
@@ -490,7 +508,10 @@ def write_drop_report(path: str | Path, result: Validated, table=None) -> Path:
         by_row.setdefault(int(p.row), []).append(p.to_dict())
     ids = None
     if table is not None and "id" in table.colnames:
-        ids = [_id_text(x) for x in np.asarray(getattr(table["id"], "data", table["id"]))]
+        values = [_id_text(x) for x in np.asarray(getattr(table["id"], "data", table["id"]))]
+        file_rows = _file_rows(table)
+        rows = range(len(values)) if file_rows is None else file_rows.tolist()
+        ids = dict(zip(rows, values, strict=True))
     report = {
         "source": result.source,
         "n_read": result.n_read,

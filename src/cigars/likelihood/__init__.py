@@ -34,7 +34,13 @@ from cigars.likelihood._importance import (
     importance_weights,
     log_joint,
 )
-from cigars.likelihood._infer import infer_nuts, nuts_problem, read_covariance, summary_rows
+from cigars.likelihood._infer import (
+    file_problem,
+    infer_nuts,
+    nuts_problem,
+    read_covariance,
+    summary_rows,
+)
 from cigars.likelihood._models import (
     StandardisedData,
     sample_theta,
@@ -108,6 +114,7 @@ __all__ = [
     "SamplerConfig",
     "StandardisedLikelihoodConfig",
     "TrippLikelihoodConfig",
+    "file_problem",
     "infer_nuts",
     "nuts_problem",
     "nuts_reference",

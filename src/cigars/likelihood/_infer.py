@@ -10,12 +10,16 @@ columns as ``observed_data``, the resolved experiment and provenance as attribut
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["infer_nuts", "nuts_problem", "read_covariance"]
+if TYPE_CHECKING:
+    from cigars.io import RowCut
+
+__all__ = ["file_problem", "infer_nuts", "nuts_problem", "read_covariance"]
 
 
 def read_covariance(path: str | Path, n: int | None = None) -> np.ndarray:
@@ -86,6 +90,12 @@ def _rows(table, cfg, cols: dict[str, str], source: str) -> np.ndarray:
     return rows
 
 
+def _in_file(table, rows: np.ndarray) -> np.ndarray:
+    """The file's row numbers of ``rows`` (the table may be a ``--where`` cut of the file)."""
+    file_rows = table.meta.get("file_rows")
+    return rows if file_rows is None else np.asarray(file_rows)[rows]
+
+
 def _finite(values: dict[str, np.ndarray], rows: np.ndarray, source: str) -> None:
     for name, v in values.items():
         bad = np.flatnonzero(~np.isfinite(v))
@@ -134,7 +144,7 @@ def nuts_problem(exp, table, *, cov: np.ndarray | None = None, source: str = "ca
         observed = {"z": z, "z_hel": z_hel, "m": m}
         if cov is None:
             observed["m_err"] = _column(table, cols["m_err"], "m_err", source)[rows]
-        _finite(observed, rows, source)
+        _finite(observed, _in_file(table, rows), source)
         if cov is None:
             data = StandardisedData.from_arrays(z, z_hel, m, sigma=observed["m_err"])
         else:
@@ -175,7 +185,7 @@ def nuts_problem(exp, table, *, cov: np.ndarray | None = None, source: str = "ca
             known[role] = _column(table, cols[role], role, source)[rows]
     if "logmass" in known:  # no host mass: below the mass step
         known["logmass"] = np.where(np.isfinite(known["logmass"]), known["logmass"], 0.0)
-    _finite({**get, **known}, rows, source)
+    _finite({**get, **known}, _in_file(table, rows), source)
     cov3 = np.zeros((rows.size, 3, 3))
     for (i, j), name in {
         (0, 0): "var_m_b",
@@ -200,6 +210,28 @@ def nuts_problem(exp, table, *, cov: np.ndarray | None = None, source: str = "ca
     return sn_model, (model, prior, data, grid), prior.names, rows, observed
 
 
+def file_problem(exp, data_path: str | Path, cov_path=None, where: Sequence[RowCut] = ()):
+    """:func:`nuts_problem` of a file: ``(table, (model, args, names, rows, observed))``.
+
+    The file is read through ``likelihood.column_map``, keeping the rows that pass ``where``;
+    a covariance file (over all the file's rows) is cut to the same rows, and ``rows`` are the
+    used rows' places in the file. Call inside ``jax.enable_x64``.
+    """
+    from cigars.io import read_catalogue
+
+    if exp.likelihood is None:
+        raise ValueError("the experiment has no 'likelihood' section (needed by --method nuts)")
+    table = read_catalogue(data_path, exp.likelihood.column_map, where=where)
+    cov = None
+    if cov_path is not None:
+        cov = read_covariance(cov_path, table.meta.get("n_file_rows", len(table)))
+        file_rows = table.meta.get("file_rows")
+        if file_rows is not None:
+            cov = cov[np.ix_(file_rows, file_rows)]
+    model, args, names, rows, observed = nuts_problem(exp, table, cov=cov, source=str(data_path))
+    return table, (model, args, names, _in_file(table, rows), observed)
+
+
 def infer_nuts(
     exp,
     data_path: str | Path,
@@ -209,11 +241,13 @@ def infer_nuts(
     seed: int | None = None,
     num_samples: int | None = None,
     progress: bool = True,
+    where: Sequence[RowCut] = (),
 ):
     """NUTS posterior of a catalogue under the experiment's likelihood, written as netCDF.
 
     Runs in float64 (inside ``jax.enable_x64``). The catalogue is read with
-    :func:`cigars.io.read_catalogue` through ``likelihood.column_map``.
+    :func:`cigars.io.read_catalogue` through ``likelihood.column_map``, keeping the rows that
+    pass the cuts ``where`` (a covariance over the file's rows is cut to the same rows).
 
     Args:
         exp: the experiment (with a ``likelihood`` section).
@@ -223,6 +257,7 @@ def infer_nuts(
         seed: PRNG seed (default: the experiment's).
         num_samples: draws per chain (default: ``likelihood.sampler.num_samples``).
         progress: show numpyro's progress bar.
+        where: row cuts on the file's columns (:class:`~cigars.io.RowCut`).
 
     Returns:
         ``(idata, names)``.
@@ -231,17 +266,13 @@ def infer_nuts(
 
     from cigars.config import to_dict
     from cigars.experiment import yaml_dump
-    from cigars.io import atomic_path, provenance, read_catalogue
+    from cigars.io import atomic_path, provenance
     from cigars.likelihood._nuts import nuts_idata, run_nuts
 
-    if exp.likelihood is None:
-        raise ValueError("the experiment has no 'likelihood' section (needed by --method nuts)")
     source = str(data_path)
-    table = read_catalogue(data_path, exp.likelihood.column_map)
-    s = exp.likelihood.sampler
     with jax.enable_x64(True):
-        cov = None if cov_path is None else read_covariance(cov_path, len(table))
-        model, args, names, rows, observed = nuts_problem(exp, table, cov=cov, source=source)
+        table, (model, args, names, rows, observed) = file_problem(exp, data_path, cov_path, where)
+        s = exp.likelihood.sampler
         key = jax.random.key(exp.seed if seed is None else seed)
         mcmc = run_nuts(
             key,
@@ -265,6 +296,9 @@ def infer_nuts(
                 "experiment": yaml_dump(to_dict(exp)),
                 "data": source,
                 "covariance": "" if cov_path is None else str(cov_path),
+                "where": " ".join(map(str, where)),
+                "n_read": len(table),
+                "n_file_rows": int(table.meta.get("n_file_rows", len(table))),
                 "n_objects": len(rows),
                 **provenance(),
             },

@@ -260,19 +260,30 @@ def bank_reference(exp: Experiment, bank):
 
     Each object's host magnitudes (the first ``n_band`` columns of :func:`observed_features`,
     with their log errors in the last ``n_band``) are compared with every bank galaxy's
-    redshifted 10-pc magnitudes, the distance modulus fitted out; the references' latents are
-    the bank galaxies' host latents (the first five of :data:`LOCAL_NAMES`).
+    redshifted 10-pc magnitudes, the distance modulus fitted out and then compared with the
+    one of the galaxy's redshift in the experiment's true cosmology (0.3 mag allowed); the
+    references' latents are the bank galaxies' host latents (the first five of
+    :data:`LOCAL_NAMES`).
     """
+    from astropy.cosmology import w0waCDM
+
     from cigars.inference import ReferenceSet
 
     n_band = len(exp.bands.filters)
-    hosts = bank.hosts
+    hosts = getattr(bank, "hosts", bank)  # a Bank, or a HostTable (e.g. toy_host_table)
     local = np.stack([np.asarray(getattr(hosts, f), np.float64) for f in _BANK_LOCALS], -1)
+    # A bank galaxy's magnitudes are fixed up to its distance: m_b = M_b + 5 log10(D_M / 10 pc)
+    # (MODEL.md section 3b), so it is expected at the distance of its redshift (fiducial
+    # cosmology: the experiment's truth; the prior's cosmologies move it by a few 0.1 mag).
+    t = experiment_truth(exp)
+    cosmo = w0waCDM(H0=t.H0, Om0=t.Om0, Ode0=t.Ode0, w0=t.w0, wa=t.wa)
+    d_m = cosmo.comoving_transverse_distance(local[:, 0]).to_value("Mpc")
     return ReferenceSet(
         values=np.asarray(bank.abs_mag, np.float64),
         locals=local,
         columns=tuple(range(n_band)),
         log_err_columns=tuple(range(n_band + 6, 2 * n_band + 6)),
+        offsets=5.0 * np.log10(d_m) + 25.0,
     )
 
 

@@ -57,6 +57,29 @@ def test_chi2_fits_out_a_common_offset_and_weighs_each_column():
     np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-2)
 
 
+def test_expected_offsets_add_the_offsets_miss():
+    x = RNG.normal(size=(5, N_COL)) + 20.0
+    sigma = RNG.uniform(0.02, 0.2, (5, N_COL))
+    offsets = RNG.uniform(19.0, 21.0, N_REF)
+    reference = ReferenceSet(REF_VALUES, REF_LOCALS, (0, 1, 2), (3, 4, 5), offsets, 0.4)
+    ref = REF_VALUES - REF_VALUES.mean(-1, keepdims=True)
+    got = np.asarray(
+        lookup_chi2(
+            jnp.asarray(x),
+            jnp.log(jnp.asarray(sigma)),
+            jnp.asarray(ref),
+            jnp.asarray(reference.targets()),
+        )
+    )
+    for i in range(5):
+        w = 1.0 / sigma[i] ** 2
+        o = (w * (x[i] - REF_VALUES)).sum(-1) / w.sum()  # each reference's fitted offset
+        want = numpy_chi2(x[i], sigma[i], REF_VALUES) + ((o - offsets) / 0.4) ** 2
+        np.testing.assert_allclose(got[i], want, rtol=2e-3, atol=3e-2)
+    with pytest.raises(ValueError, match="offsets must be 40 finite values"):
+        ReferenceSet(REF_VALUES, REF_LOCALS, (0, 1, 2), (3, 4, 5), offsets[:3])
+
+
 @pytest.mark.parametrize("n", [7, 150])  # one chunk; several, with padding
 def test_features_are_the_softmax_moments_of_the_references(n):
     ref = REF_VALUES - REF_VALUES.mean(-1, keepdims=True)
@@ -113,7 +136,9 @@ def test_reference_set_checks_its_shapes():
 
 # -- the estimator ---------------------------------------------------------------------------
 
-REFERENCE = ReferenceSet(REF_VALUES, REF_LOCALS[:, :1], (0, 1, 2), (3, 4, 5))
+REFERENCE = ReferenceSet(
+    REF_VALUES, REF_LOCALS[:, :1], (0, 1, 2), (3, 4, 5), np.zeros(N_REF), offset_sd=2.0
+)
 PRIOR = NumpyroPrior(dist.Normal(jnp.zeros(1), jnp.ones(1)))
 LOCAL_BOUNDS = (np.array([0.0, -np.inf]), np.array([1.0, np.inf]))
 
@@ -174,7 +199,9 @@ def test_the_lookup_reaches_the_local_posterior_and_is_checkpointed(tmp_path):
     mean_z = ctx[:, 0] * np.asarray(est.lookup_std[...])[0] + np.asarray(est.lookup_mean[...])[0]
     ref_z = np.asarray(est.ref_z[...])[:, 0]
     for i, row in enumerate(np.asarray(sim.data)):
-        chi2 = numpy_chi2(row[:3], np.exp(row[3:]), REF_VALUES)
+        w = np.exp(-2 * row[3:])
+        o = (w * (row[:3] - REF_VALUES)).sum(-1) / w.sum()
+        chi2 = numpy_chi2(row[:3], np.exp(row[3:]), REF_VALUES) + (o / 2.0) ** 2
         p = np.exp(-0.5 * (chi2 - chi2.min()))
         np.testing.assert_allclose(mean_z[i], p @ ref_z / p.sum(), atol=2e-3)
     # Reloaded from the checkpoint (no reference set needed), the draws are the same.

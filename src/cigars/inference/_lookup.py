@@ -44,12 +44,19 @@ class ReferenceSet:
         columns: the data columns compared with ``values``.
         log_err_columns: the data columns holding the natural log of those columns' 1-sigma
             errors (same order).
+        offsets: ``(n_ref,)`` the common offset each reference is expected to be seen at (for
+            the bank: the distance modulus at the galaxy's redshift in a fiducial cosmology),
+            or None for an unconstrained one. An object's fitted offset then adds
+            ``((offset - expected) / offset_sd)^2`` to its chi-square against that reference.
+        offset_sd: the spread allowed around ``offsets`` (e.g. the prior's cosmologies).
     """
 
     values: np.ndarray
     locals: np.ndarray
     columns: tuple[int, ...]
     log_err_columns: tuple[int, ...]
+    offsets: np.ndarray | None = None
+    offset_sd: float = 0.3
 
     def __post_init__(self):
         values = np.asarray(self.values, np.float64)
@@ -66,6 +73,24 @@ class ReferenceSet:
             )
         if values.shape[1] < 2 or not (np.isfinite(values).all() and np.isfinite(local).all()):
             raise ValueError("ReferenceSet: need >= 2 finite value columns and finite latents")
+        if self.offsets is not None and (
+            np.shape(self.offsets) != (values.shape[0],) or not np.isfinite(self.offsets).all()
+        ):
+            raise ValueError(f"ReferenceSet: offsets must be {values.shape[0]} finite values")
+        if not self.offset_sd > 0:
+            raise ValueError(f"ReferenceSet: offset_sd must be > 0, got {self.offset_sd}")
+
+    def targets(self) -> np.ndarray:
+        """The second argument of :func:`lookup_chi2`, ``(n_ref, 2)``.
+
+        Each reference's expected offset plus its mean value, and ``1 / offset_sd`` (zeros
+        without offsets).
+        """
+        values = np.asarray(self.values, np.float64)
+        if self.offsets is None:
+            return np.zeros((values.shape[0], 2))
+        t = np.asarray(self.offsets, np.float64) + values.mean(-1)
+        return np.stack([t, np.full_like(t, 1.0 / self.offset_sd)], -1)
 
     def spec(self) -> dict[str, Any]:
         """The static part (what shapes the estimator), as stored in a checkpoint."""
@@ -74,6 +99,7 @@ class ReferenceSet:
             "n_ref_local": int(np.shape(self.locals)[1]),
             "columns": [int(c) for c in self.columns],
             "log_err_columns": [int(c) for c in self.log_err_columns],
+            "offsets": self.offsets is not None,
         }
 
 
@@ -91,22 +117,32 @@ def lookup_chi2(
     x: Float[Array, "... n_col"],
     log_err: Float[Array, "... n_col"],
     ref: Float[Array, "n_ref n_col"],
+    targets: Float[Array, "n_ref 2"] | None = None,
 ) -> Float[Array, "... n_ref"]:
     """Chi-square of each object against each reference, a common offset fitted out.
 
     ``min_o sum_b w_b (x_b - ref_rb - o)^2`` with ``w_b = exp(-2 log_err_b)``, for every
     reference row; ``ref`` should be :func:`centred` (the result does not depend on it, its
-    float32 rounding does). Written as two matrix products over the references.
+    float32 rounding does). Written as two matrix products over the references. With
+    ``targets`` (:meth:`ReferenceSet.targets`), plus ``((o* - expected_r) / offset_sd)^2`` for
+    the fitted offset ``o*`` (the offset is fitted first, then compared).
     """
-    x = centred(x)
+    mean = jnp.mean(x, axis=-1, keepdims=True)
+    x = x - mean
     w = jnp.exp(-2.0 * log_err)
     wx = w * x
     s2 = (
         jnp.sum(wx * x, -1, keepdims=True)
         + jnp.concatenate([-2.0 * wx, w], -1) @ jnp.concatenate([ref, ref * ref], -1).T
     )
+    total = jnp.sum(w, -1, keepdims=True)
     s1 = jnp.sum(wx, -1, keepdims=True) - w @ ref.T
-    return jnp.maximum(s2 - s1 * s1 / jnp.sum(w, -1, keepdims=True), 0.0)
+    chi2 = jnp.maximum(s2 - s1 * s1 / total, 0.0)
+    if targets is None:
+        return chi2
+    # The fitted offset between the uncentred rows is mean(x) - mean(ref_r) + s1 / W.
+    miss = (mean + s1 / total - targets[:, 0]) * targets[:, 1]
+    return chi2 + miss * miss
 
 
 def lookup_features(
@@ -114,6 +150,7 @@ def lookup_features(
     log_err: Float[Array, "... n_col"],
     ref: Float[Array, "n_ref n_col"],
     ref_z: Float[Array, "n_ref n_z"],
+    targets: Float[Array, "n_ref 2"] | None = None,
     *,
     chunk: int = 64,
 ) -> Float[Array, "... n_z+2"]:
@@ -129,16 +166,16 @@ def lookup_features(
     lead, n_col = x.shape[:-1], x.shape[-1]
     n = math.prod(lead)
     if n <= chunk:
-        return _features(x, log_err, ref, ref_z)
+        return _features(x, log_err, ref, ref_z, targets)
     pad = -n % chunk
     xs = [jnp.pad(a.reshape(n, n_col), ((0, pad), (0, 0))) for a in (x, log_err)]
     xs = [a.reshape(-1, chunk, n_col) for a in xs]
-    out = jax.lax.map(lambda a: _features(a[0], a[1], ref, ref_z), tuple(xs))
+    out = jax.lax.map(lambda a: _features(a[0], a[1], ref, ref_z, targets), tuple(xs))
     return out.reshape(n + pad, -1)[:n].reshape(*lead, -1)
 
 
-def _features(x, log_err, ref, ref_z):
-    chi2 = lookup_chi2(x, log_err, ref)
+def _features(x, log_err, ref, ref_z, targets):
+    chi2 = lookup_chi2(x, log_err, ref, targets)
     best = jnp.min(chi2, -1, keepdims=True)
     p = jnp.exp(-0.5 * (chi2 - best))
     total = jnp.sum(p, -1, keepdims=True)
@@ -148,13 +185,11 @@ def _features(x, log_err, ref, ref_z):
     return jnp.concatenate([mean, jnp.log(sd + SD_FLOOR), jnp.log1p(best)], -1)
 
 
-def lookup_features_np(
-    x: np.ndarray, log_err: np.ndarray, ref: np.ndarray, ref_z: np.ndarray, chunk: int = 1024
-) -> np.ndarray:
+def lookup_features_np(x, log_err, ref, ref_z, targets=None, chunk: int = 1024) -> np.ndarray:
     """:func:`lookup_features` of many objects ``(n, n_col)``, in chunks (for pilot statistics)."""
     f = jax.jit(lookup_features)
     out = [
-        np.asarray(f(x[i : i + chunk], log_err[i : i + chunk], ref, ref_z))
+        np.asarray(f(x[i : i + chunk], log_err[i : i + chunk], ref, ref_z, targets))
         for i in range(0, x.shape[0], chunk)
     ]
     return np.concatenate(out, 0) if out else np.zeros((0, ref_z.shape[1] + 2), np.float32)

@@ -66,7 +66,7 @@ _STAT_NAMES = (
     "count_std",
 )
 _POOLED_NAMES = ("pooled_mean", "pooled_whiten")
-_REFERENCE_NAMES = ("ref_values", "ref_z", "lookup_mean", "lookup_std")
+_REFERENCE_NAMES = ("ref_values", "ref_z", "ref_targets", "lookup_mean", "lookup_std")
 _WHITEN_NAMES = ("object_whiten",)
 
 
@@ -235,6 +235,7 @@ class HierarchicalNPE(nnx.Module):
         # The reference lookup: static column indices, its arrays as statistics.
         self.ref_columns: tuple[int, ...] = ()
         self.ref_log_err_columns: tuple[int, ...] = ()
+        self.ref_offsets = False
         n_hint = 0
         if reference is not None:
             if not n_local or reference["n_ref_local"] > n_local:
@@ -248,10 +249,13 @@ class HierarchicalNPE(nnx.Module):
                     raise ValueError(f"reference: {name} {bad} outside the {n_feat} features")
             self.ref_columns = tuple(int(i) for i in reference["columns"])
             self.ref_log_err_columns = tuple(int(i) for i in reference["log_err_columns"])
+            self.ref_offsets = bool(reference.get("offsets", False))
             n_hint = n_lookup_features(reference["n_ref_local"])
             n_col, n_ref = len(self.ref_columns), reference["n_ref"]
             self.ref_values = Statistic(jnp.zeros((n_ref, n_col), f32))
             self.ref_z = Statistic(jnp.zeros((n_ref, reference["n_ref_local"]), f32))
+            # Expected offsets and their inverse spread (zeros: no offset constraint).
+            self.ref_targets = Statistic(jnp.zeros((n_ref, 2), f32))
             self.lookup_mean = Statistic(jnp.zeros(n_hint, f32))
             self.lookup_std = Statistic(jnp.ones(n_hint, f32))
 
@@ -390,6 +394,7 @@ class HierarchicalNPE(nnx.Module):
             tuple(spec["columns"]) != self.ref_columns
             or tuple(spec["log_err_columns"]) != self.ref_log_err_columns
             or (spec["n_ref"], spec["n_ref_local"]) != self.ref_z[...].shape
+            or spec["offsets"] != self.ref_offsets
         ):
             raise ValueError(f"fit_statistics: the reference set {spec} is not this estimator's")
         lo, hi = np.asarray(self.local_lower, float), np.asarray(self.local_upper, float)
@@ -405,16 +410,19 @@ class HierarchicalNPE(nnx.Module):
         ref_values = values - values.mean(-1, keepdims=True)  # as lookup_features' centred()
         mask = np.asarray(pilot.mask)
         data = np.asarray(pilot.data)[mask]
+        targets = reference.targets()
         hints = lookup_features_np(
             data[:, list(self.ref_columns)].astype(np.float32),
             data[:, list(self.ref_log_err_columns)].astype(np.float32),
             jnp.asarray(ref_values, jnp.float32),
             jnp.asarray(ref_z, jnp.float32),
+            jnp.asarray(targets, jnp.float32) if self.ref_offsets else None,
         )
         mean, std = _masked_moments(hints[None], np.ones((1, hints.shape[0]), bool))
         return {
             "ref_values": np.asarray(ref_values, np.float32),
             "ref_z": np.asarray(ref_z, np.float32),
+            "ref_targets": np.asarray(targets, np.float32),
             "lookup_mean": np.asarray(mean, np.float32),
             "lookup_std": np.asarray(std, np.float32),
         }
@@ -498,6 +506,7 @@ class HierarchicalNPE(nnx.Module):
             data[..., list(self.ref_log_err_columns)],
             self.ref_values[...],
             self.ref_z[...],
+            self.ref_targets[...] if self.ref_offsets else None,
         )
         hint = (hint - self.lookup_mean[...]) / self.lookup_std[...]
         return jnp.concatenate([c, hint.astype(c.dtype)], -1)

@@ -241,3 +241,50 @@ def test_lookup_and_reference_set_must_come_together(tmp_path):
             reference=wrong,
             progress=False,
         )
+
+
+def test_the_sampled_flow_reads_the_encodings_without_training_them():
+    """With a lookup, the encoder and summary are trained by the global flow and an auxiliary
+    local flow without the lookup: the sampled local flow's parameters do not change their
+    gradient (they would, were its loss backpropagated into them)."""
+    from flax import nnx
+
+    from cigars.inference import HierarchicalNPE, simulate_batch
+
+    sims = simulate_batch(simulate, PRIOR, jax.random.key(0), 8)
+    est = HierarchicalNPE(
+        config().estimator,
+        n_theta=1,
+        n_local=2,
+        n_feat=6,
+        theta_bounds=(np.array([-np.inf]), np.array([np.inf])),
+        local_bounds=LOCAL_BOUNDS,
+        reference=REFERENCE.spec(),
+        rngs=nnx.Rngs(params=0),
+    )
+    est.fit_statistics(sims, REFERENCE)
+    assert est.local_flow_aux is not None
+    # Away from the initialisation, where the flows start as the identity and so ignore
+    # their context.
+    params = nnx.state(est, nnx.Param)
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.key(3), len(leaves))
+    noisy = [p + 0.1 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys, strict=True)]
+    nnx.update(est, jax.tree.unflatten(tree, noisy))
+
+    def embedding_grad(model):
+        def loss(m):
+            return m.loss(sims, jax.random.key(1), 6)[0]
+
+        grads = nnx.grad(loss)(model)
+        return jax.tree.leaves(nnx.state(grads.embedding, nnx.Param))
+
+    before = embedding_grad(est)
+    params = nnx.state(est.local_flow, nnx.Param)
+    nnx.update(est.local_flow, jax.tree.map(lambda p: p + 0.3, params))
+    after = embedding_grad(est)
+    assert any(np.abs(np.asarray(b)).max() > 0 for b in before)
+    for b, a in zip(before, after, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="needs local_posterior: flow"):
+        TINY.replace(reference_lookup=True, local_posterior="mixture").validate()

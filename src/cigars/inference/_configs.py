@@ -53,7 +53,10 @@ class EstimatorConfig(Config):
             problem's reference set (:class:`~cigars.inference.ReferenceSet`; for the CIGaRS
             experiments the galaxy bank: the mean latents of the bank galaxies weighted by how
             well each explains the host's photometry, the spread of their redshifts and the
-            best chi-square). Costs one chi-square per object and reference in each step.
+            best chi-square). Costs one chi-square per object and reference in each step,
+            and an auxiliary local flow without the lookup is trained beside the sampled one
+            (so the encoder still learns the latents that the set summary needs). Needs
+            ``local_posterior: flow``.
     """
 
     embed_dim: int = bounded(64, ge=1)
@@ -79,6 +82,8 @@ class EstimatorConfig(Config):
 
     def validate(self) -> None:
         """Check cross-field constraints."""
+        if self.reference_lookup and self.local_posterior != "flow":
+            raise ValueError("reference_lookup needs local_posterior: flow")
         if self.pooling == "attention" and self.embed_dim % self.num_heads:
             raise ValueError(
                 f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})"

@@ -78,3 +78,43 @@ def test_file_features_equal_simulated_features(monkeypatch):
     assert n > 0 and file_mask.sum() == n
     np.testing.assert_allclose(file_data[:n], np.asarray(data)[keep], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(file_context[:n], np.asarray(context)[keep], rtol=1e-6, atol=1e-6)
+
+
+def test_bank_reference_expects_each_galaxy_at_its_distance_and_identifies_the_hosts(monkeypatch):
+    """The bank lookup (`estimator.reference_lookup`) against the simulator's own hosts."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from cigars.experiment import bank_reference, observed_features
+    from cigars.inference import lookup_features
+    from cigars.simulate import simulate
+
+    monkeypatch.chdir(ROOT)
+    exp = load_experiment(ROOT / "configs" / "quickstart.yaml")
+    bank = toy_host_table(3000, seed=3)
+    sim = exp.simulator.build(bank, exp.cosmology)
+    _, cat = simulate(sim, jax.random.key(11), experiment_truth(exp))
+    keep = np.asarray(cat.mask)
+    ref = bank_reference(exp, bank)
+    # Expected offsets (astropy, the truth cosmology) are the simulator's host distance moduli.
+    host = np.asarray(cat.host_index)[keep]
+    dm = np.asarray(cat.host_mag)[keep] - np.asarray(bank.abs_mag)[host]
+    np.testing.assert_allclose(dm, np.repeat(ref.offsets[host][:, None], dm.shape[1], 1), atol=2e-3)
+    # Each host's lookup finds its own galaxy's redshift.
+    data, _ = observed_features(cat)
+    data = np.asarray(data)[keep]
+    values = ref.values - ref.values.mean(-1, keepdims=True)
+    f = np.asarray(
+        lookup_features(
+            jnp.asarray(data[:, list(ref.columns)]),
+            jnp.asarray(data[:, list(ref.log_err_columns)]),
+            jnp.asarray(values, jnp.float32),
+            jnp.asarray(ref.locals, jnp.float32),
+            jnp.asarray(ref.targets(), jnp.float32),
+        )
+    )
+    z = np.asarray(cat.z_cos)[keep]
+    assert keep.sum() > 20
+    assert np.mean(np.abs(f[:, 0] - z) < 1e-3) > 0.95
+    np.testing.assert_allclose(f[:, 1:5], ref.locals[host, 1:], atol=0.05)

@@ -255,6 +255,41 @@ def npe_problem(exp: Experiment, bank):
     return simulate_one, prior, (local_lower, local_upper)
 
 
+def bank_reference(exp: Experiment, bank):
+    """The galaxy bank as the reference set of ``estimator.reference_lookup``.
+
+    Each object's host magnitudes (the first ``n_band`` columns of :func:`observed_features`,
+    with their log errors in the last ``n_band``) are compared with every bank galaxy's
+    redshifted 10-pc magnitudes, the distance modulus fitted out and then compared with the
+    one of the galaxy's redshift in the experiment's true cosmology (0.3 mag allowed); the
+    references' latents are the bank galaxies' host latents (the first five of
+    :data:`LOCAL_NAMES`).
+    """
+    from astropy.cosmology import w0waCDM
+
+    from cigars.inference import ReferenceSet
+
+    n_band = len(exp.bands.filters)
+    hosts = getattr(bank, "hosts", bank)  # a Bank, or a HostTable (e.g. toy_host_table)
+    local = np.stack([np.asarray(getattr(hosts, f), np.float64) for f in _BANK_LOCALS], -1)
+    # A bank galaxy's magnitudes are fixed up to its distance: m_b = M_b + 5 log10(D_M / 10 pc)
+    # (MODEL.md section 3b), so it is expected at the distance of its redshift (fiducial
+    # cosmology: the experiment's truth; the prior's cosmologies move it by a few 0.1 mag).
+    t = experiment_truth(exp)
+    cosmo = w0waCDM(H0=t.H0, Om0=t.Om0, Ode0=t.Ode0, w0=t.w0, wa=t.wa)
+    d_m = cosmo.comoving_transverse_distance(local[:, 0]).to_value("Mpc")
+    return ReferenceSet(
+        values=np.asarray(bank.abs_mag, np.float64),
+        locals=local,
+        columns=tuple(range(n_band)),
+        log_err_columns=tuple(range(n_band + 6, 2 * n_band + 6)),
+        offsets=5.0 * np.log10(d_m) + 25.0,
+    )
+
+
+_BANK_LOCALS = ("z", "logmass", "logzsol", "dust2", "dust_index")
+"""The bank's fields that are the first latents of :data:`LOCAL_NAMES` (``z`` is ``z_cos``)."""
+
 RUN_FILE = "experiment.yaml"
 
 
@@ -345,10 +380,19 @@ def train_experiment(
 
     run_dir = Path(run_dir)
     sample = _design_sample(exp, bank_path, simulations, data, columns)
+    reference = None
     if sample is None:
         from cigars.hosts import load_bank
 
-        simulate_one, prior, local_bounds = npe_problem(exp, load_bank(bank_path))
+        bank = load_bank(bank_path)
+        simulate_one, prior, local_bounds = npe_problem(exp, bank)
+        if exp.inference.estimator.reference_lookup:
+            if getattr(exp.likelihood, "sub_model", None) is not None:
+                raise ValueError(
+                    "estimator.reference_lookup applies to the photometric model, not to the "
+                    "known-hosts sub-model (its hosts are given)"
+                )
+            reference = bank_reference(exp, bank)
         record = {"bank": str(Path(bank_path).resolve())}
     else:
         from cigars.likelihood import standardised_problem
@@ -381,6 +425,7 @@ def train_experiment(
         resume=resume,
         init_from=init_from,
         progress=progress,
+        reference=reference,
     )
 
 

@@ -67,6 +67,7 @@ from cigars.inference._embedding import (
     masked_mean,
 )
 from cigars.inference._flows import ConditionalFlow, RQSCoupling
+from cigars.inference._lookup import ReferenceSet, lookup_chi2, lookup_features
 from cigars.inference._mixture import LinearThetaMixture, MixtureParams
 from cigars.inference._nets import MLP, Statistic
 from cigars.inference._npe import HierarchicalNPE, fit_standardization
@@ -96,6 +97,7 @@ __all__ = [
     "MixtureParams",
     "NPEConfig",
     "NumpyroPrior",
+    "ReferenceSet",
     "Prior",
     "RQSCoupling",
     "SetEmbedding",
@@ -112,6 +114,8 @@ __all__ = [
     "fit_objects",
     "fit_standardization",
     "load_estimator",
+    "lookup_chi2",
+    "lookup_features",
     "make_optimizer",
     "make_train_step",
     "masked_mean",

@@ -49,6 +49,14 @@ class EstimatorConfig(Config):
         spline_bound: spline interval half-width in standardised units (identity outside).
         affine: both flows start with a conditional elementwise affine map (shift and scale
             from the context) before the splines; helps posteriors much narrower than the prior.
+        reference_lookup: the local posterior also sees each object's lookup against the
+            problem's reference set (:class:`~cigars.inference.ReferenceSet`; for the CIGaRS
+            experiments the galaxy bank: the mean latents of the bank galaxies weighted by how
+            well each explains the host's photometry, the spread of their redshifts and the
+            best chi-square). Costs one chi-square per object and reference in each step,
+            and an auxiliary local flow without the lookup is trained beside the sampled one
+            (so the encoder still learns the latents that the set summary needs). Needs
+            ``local_posterior: flow``.
     """
 
     embed_dim: int = bounded(64, ge=1)
@@ -70,9 +78,12 @@ class EstimatorConfig(Config):
     num_bins: int = bounded(8, ge=2)
     spline_bound: float = bounded(5.0, gt=0)
     affine: bool = False
+    reference_lookup: bool = False
 
     def validate(self) -> None:
         """Check cross-field constraints."""
+        if self.reference_lookup and self.local_posterior != "flow":
+            raise ValueError("reference_lookup needs local_posterior: flow")
         if self.pooling == "attention" and self.embed_dim % self.num_heads:
             raise ValueError(
                 f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})"

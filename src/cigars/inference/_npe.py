@@ -42,6 +42,12 @@ from cigars.inference._configs import EstimatorConfig
 from cigars.inference._contract import Simulation
 from cigars.inference._embedding import SetEmbedding
 from cigars.inference._flows import ConditionalFlow
+from cigars.inference._lookup import (
+    ReferenceSet,
+    lookup_features,
+    lookup_features_np,
+    n_lookup_features,
+)
 from cigars.inference._mixture import LinearThetaMixture
 from cigars.inference._nets import Statistic
 
@@ -60,6 +66,7 @@ _STAT_NAMES = (
     "count_std",
 )
 _POOLED_NAMES = ("pooled_mean", "pooled_whiten")
+_REFERENCE_NAMES = ("ref_values", "ref_z", "ref_targets", "lookup_mean", "lookup_std")
 _WHITEN_NAMES = ("object_whiten",)
 
 
@@ -167,6 +174,9 @@ class HierarchicalNPE(nnx.Module):
         n_ctx: per-object context features (0 for none).
         theta_bounds: ``(lower, upper)`` support of the globals, ``(n_theta,)`` each.
         local_bounds: ``(lower, upper)`` support of the locals, ``(n_local,)`` each.
+        reference: the static part of a :class:`~cigars.inference.ReferenceSet`
+            (:meth:`~cigars.inference.ReferenceSet.spec`) whose lookup the local posterior
+            also sees, or None; its arrays are set by :meth:`fit_statistics`.
         rngs: parameter initialisation keys.
 
     The standardisation statistics start at zero mean / unit scale; set them with
@@ -183,6 +193,7 @@ class HierarchicalNPE(nnx.Module):
         n_ctx: int = 0,
         theta_bounds: tuple[Any, Any] | None = None,
         local_bounds: tuple[Any, Any] | None = None,
+        reference: dict[str, Any] | None = None,
         rngs: nnx.Rngs,
     ):
         if n_theta < 1 or n_feat < 1 or n_local < 0 or n_ctx < 0:
@@ -221,6 +232,32 @@ class HierarchicalNPE(nnx.Module):
         if config.pool_inputs:
             self.pooled_mean = Statistic(jnp.zeros(n_feat + n_ctx, f32))
             self.pooled_whiten = Statistic(jnp.eye(n_feat + n_ctx, dtype=f32))
+        # The reference lookup: static column indices, its arrays as statistics.
+        self.ref_columns: tuple[int, ...] = ()
+        self.ref_log_err_columns: tuple[int, ...] = ()
+        self.ref_offsets = False
+        n_hint = 0
+        if reference is not None:
+            if not n_local or reference["n_ref_local"] > n_local:
+                raise ValueError(
+                    f"reference: {reference['n_ref_local']} reference latents for an estimator "
+                    f"with {n_local} local parameters"
+                )
+            for name in ("columns", "log_err_columns"):
+                bad = [i for i in reference[name] if not 0 <= i < n_feat]
+                if bad:
+                    raise ValueError(f"reference: {name} {bad} outside the {n_feat} features")
+            self.ref_columns = tuple(int(i) for i in reference["columns"])
+            self.ref_log_err_columns = tuple(int(i) for i in reference["log_err_columns"])
+            self.ref_offsets = bool(reference.get("offsets", False))
+            n_hint = n_lookup_features(reference["n_ref_local"])
+            n_col, n_ref = len(self.ref_columns), reference["n_ref"]
+            self.ref_values = Statistic(jnp.zeros((n_ref, n_col), f32))
+            self.ref_z = Statistic(jnp.zeros((n_ref, reference["n_ref_local"]), f32))
+            # Expected offsets and their inverse spread (zeros: no offset constraint).
+            self.ref_targets = Statistic(jnp.zeros((n_ref, 2), f32))
+            self.lookup_mean = Statistic(jnp.zeros(n_hint, f32))
+            self.lookup_std = Statistic(jnp.ones(n_hint, f32))
 
         c = config
         self.embedding = SetEmbedding(
@@ -251,7 +288,7 @@ class HierarchicalNPE(nnx.Module):
         self.local_flow = (
             ConditionalFlow(
                 n_local,
-                c.embed_dim + n_theta + c.summary_dim + n_ctx,
+                c.embed_dim + n_theta + c.summary_dim + n_ctx + n_hint,
                 num_layers=c.local_flow_layers,
                 rngs=rngs,
                 **flow_kw,
@@ -259,10 +296,26 @@ class HierarchicalNPE(nnx.Module):
             if n_local and not mixture
             else None
         )
+        # With a reference lookup the local flow learns the latents from the lookup; trained
+        # through the encoder and summary, it left the globals' posterior 1.1-2.6x wider at
+        # equal training (docs/checks.md). So it sees the encodings without training them,
+        # and an auxiliary local flow without the lookup trains them as the local flow does
+        # without one (trained, never sampled).
+        self.local_flow_aux = (
+            ConditionalFlow(
+                n_local,
+                c.embed_dim + n_theta + c.summary_dim + n_ctx,
+                num_layers=c.local_flow_layers,
+                rngs=rngs,
+                **flow_kw,
+            )
+            if n_hint and self.local_flow is not None
+            else None
+        )
         self.local_mixture = (
             LinearThetaMixture(
                 n_local,
-                c.embed_dim + c.summary_dim + n_ctx,
+                c.embed_dim + c.summary_dim + n_ctx + n_hint,
                 n_theta,
                 components=c.mixture_components,
                 hidden=c.flow_hidden,
@@ -283,7 +336,10 @@ class HierarchicalNPE(nnx.Module):
         local_bounds: tuple[Any, Any] | None = None,
         rngs: nnx.Rngs,
     ) -> HierarchicalNPE:
-        """The estimator for a problem's dimensions (:func:`~cigars.inference.check_simulator`)."""
+        """The estimator for a problem's dimensions (:func:`~cigars.inference.check_simulator`).
+
+        ``shapes["reference"]``, if present, is a reference set's spec.
+        """
         return cls(
             config,
             n_theta=shapes["n_theta"],
@@ -292,6 +348,7 @@ class HierarchicalNPE(nnx.Module):
             n_ctx=shapes["n_ctx"],
             theta_bounds=theta_bounds,
             local_bounds=local_bounds,
+            reference=shapes.get("reference"),
             rngs=rngs,
         )
 
@@ -324,19 +381,67 @@ class HierarchicalNPE(nnx.Module):
                 )
             var[...] = value
 
-    def fit_statistics(self, pilot: Simulation) -> None:
+    def fit_statistics(self, pilot: Simulation, reference: ReferenceSet | None = None) -> None:
         """Set the standardisation statistics from a batch of pilot simulations.
 
-        :func:`fit_standardization` with this estimator's transforms and ``whiten_objects``.
+        :func:`fit_standardization` with this estimator's transforms and ``whiten_objects``;
+        with a reference lookup, also the reference set's arrays (``reference``, which it
+        needs) and the standardisation of the lookup over the pilot's valid objects.
+
+        Raises:
+            ValueError: for a missing reference set, or one of another spec than the
+                estimator was built for.
         """
-        self.set_statistics(
-            fit_standardization(
-                pilot,
-                self.theta_transform,
-                self.local_transform,
-                whiten_objects=self.config.whiten_objects,
-            )
+        stats = fit_standardization(
+            pilot,
+            self.theta_transform,
+            self.local_transform,
+            whiten_objects=self.config.whiten_objects,
         )
+        if self.ref_columns:
+            if reference is None:
+                raise ValueError("fit_statistics: this estimator needs its reference set")
+            stats.update(self._reference_statistics(pilot, reference, stats))
+        self.set_statistics(stats)
+
+    def _reference_statistics(self, pilot: Simulation, reference: ReferenceSet, stats):
+        spec = reference.spec()
+        if (
+            tuple(spec["columns"]) != self.ref_columns
+            or tuple(spec["log_err_columns"]) != self.ref_log_err_columns
+            or (spec["n_ref"], spec["n_ref_local"]) != self.ref_z[...].shape
+            or spec["offsets"] != self.ref_offsets
+        ):
+            raise ValueError(f"fit_statistics: the reference set {spec} is not this estimator's")
+        lo, hi = np.asarray(self.local_lower, float), np.asarray(self.local_upper, float)
+        n_ref, n_z = self.ref_z[...].shape
+        local = np.zeros((n_ref, self.n_local))
+        local[:, :n_z] = reference.locals
+        # Inside the support: a reference on a bound would map to infinity.
+        span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+        local = np.clip(local, lo + 1e-6 * span, hi - 1e-6 * span)
+        u, _ = jax.jit(self.local_transform.inverse)(jnp.asarray(local, jnp.float32))
+        ref_z = ((np.asarray(u) - stats["local_mean"]) / stats["local_std"])[:, :n_z]
+        values = np.asarray(reference.values, np.float64)
+        ref_values = values - values.mean(-1, keepdims=True)  # as lookup_features' centred()
+        mask = np.asarray(pilot.mask)
+        data = np.asarray(pilot.data)[mask]
+        targets = reference.targets()
+        hints = lookup_features_np(
+            data[:, list(self.ref_columns)].astype(np.float32),
+            data[:, list(self.ref_log_err_columns)].astype(np.float32),
+            jnp.asarray(ref_values, jnp.float32),
+            jnp.asarray(ref_z, jnp.float32),
+            jnp.asarray(targets, jnp.float32) if self.ref_offsets else None,
+        )
+        mean, std = _masked_moments(hints[None], np.ones((1, hints.shape[0]), bool))
+        return {
+            "ref_values": np.asarray(ref_values, np.float32),
+            "ref_z": np.asarray(ref_z, np.float32),
+            "ref_targets": np.asarray(targets, np.float32),
+            "lookup_mean": np.asarray(mean, np.float32),
+            "lookup_std": np.asarray(std, np.float32),
+        }
 
     def statistics(self) -> dict[str, Array]:
         """The standardisation statistics as a dict of arrays."""
@@ -349,6 +454,7 @@ class HierarchicalNPE(nnx.Module):
             _STAT_NAMES
             + (_WHITEN_NAMES if c.whiten_objects else ())
             + (_POOLED_NAMES if c.pool_inputs else ())
+            + (_REFERENCE_NAMES if self.ref_columns else ())
         )
 
     def theta_to_z(self, theta: Float[Array, "... n_theta"]):
@@ -401,11 +507,31 @@ class HierarchicalNPE(nnx.Module):
         s, e = self.embedding(jnp.concatenate([d, c], -1), mask, count, pooled_scale)
         return s, e, c
 
-    def _local_log_prob(self, z_local, e, z_theta, s, c):
+    def local_context(
+        self, data: Float[Array, "... n_sn n_feat"], c: Float[Array, "... n_sn n_ctx"]
+    ) -> Float[Array, "... n_sn n_local_ctx"]:
+        """The per-object side input of the local posterior.
+
+        The standardised context ``c``, then, with a reference set, the standardised lookup of
+        the object's ``data``.
+        """
+        if not self.ref_columns:
+            return c
+        hint = lookup_features(
+            data[..., list(self.ref_columns)],
+            data[..., list(self.ref_log_err_columns)],
+            self.ref_values[...],
+            self.ref_z[...],
+            self.ref_targets[...] if self.ref_offsets else None,
+        )
+        hint = (hint - self.lookup_mean[...]) / self.lookup_std[...]
+        return jnp.concatenate([c, hint.astype(c.dtype)], -1)
+
+    def _local_log_prob(self, z_local, e, z_theta, s, c, flow=None):
         """``log q_l(z_local | e_i, z_theta, s, c_i)`` in standardised units.
 
         ``e``, ``c`` and ``z_local`` have an object axis (``(..., n, .)``); ``z_theta`` and ``s``
-        do not; leading axes broadcast.
+        do not; leading axes broadcast. ``flow``: another local flow than the sampled one.
         """
         if self.local_mixture is not None:
             p = self.local_mixture.params((e, s[..., None, :], c))
@@ -416,7 +542,8 @@ class HierarchicalNPE(nnx.Module):
         c = jnp.broadcast_to(c, lead + c.shape[-2:])
         zt = jnp.broadcast_to(z_theta[..., None, :], lead + (n, z_theta.shape[-1]))
         ss = jnp.broadcast_to(s[..., None, :], lead + (n, s.shape[-1]))
-        return self.local_flow.log_prob(z_local, jnp.concatenate([e, zt, ss, c], -1))
+        flow = self.local_flow if flow is None else flow
+        return flow.log_prob(z_local, jnp.concatenate([e, zt, ss, c], -1))
 
     def loss(
         self,
@@ -454,13 +581,24 @@ class HierarchicalNPE(nnx.Module):
         pick = lambda a: jnp.take_along_axis(a, idx[..., None], -2)  # noqa: E731
         z_local, _ = self.local_to_z(pick(sims.locals))
         z_local = jnp.where(valid[..., None], z_local, 0.0)
-        nll = -self._local_log_prob(z_local, pick(e), z_theta, s, pick(c))
-        nll = jnp.where(valid, nll, 0.0)
         n_valid = jnp.sum(valid, -1)
-        per_survey = jnp.sum(nll, -1) / jnp.maximum(n_valid, 1)
-        has = (n_valid > 0).astype(nll.dtype) * w
-        local_nll = jnp.sum(per_survey * has) / jnp.maximum(jnp.sum(has), 1e-12)
+        has = (n_valid > 0).astype(z_local.dtype) * w
+
+        def mean_nll(lp):
+            per_survey = jnp.sum(jnp.where(valid, -lp, 0.0), -1) / jnp.maximum(n_valid, 1)
+            return jnp.sum(per_survey * has) / jnp.maximum(jnp.sum(has), 1e-12)
+
+        c_local = self.local_context(pick(sims.data), pick(c))
+        e_local, s_local = pick(e), s
+        if self.local_flow_aux is not None:
+            # The sampled flow reads the lookup on top of the encodings, but does not train
+            # them: they are the auxiliary flow's and the global flow's to shape.
+            e_local, s_local = jax.lax.stop_gradient((e_local, s_local))
+        local_nll = mean_nll(self._local_log_prob(z_local, e_local, z_theta, s_local, c_local))
         loss = global_nll + local_weight * local_nll
+        if self.local_flow_aux is not None:
+            aux = self._local_log_prob(z_local, pick(e), z_theta, s, pick(c), self.local_flow_aux)
+            loss = loss + local_weight * mean_nll(aux)
         return loss, {"global_nll": global_nll, "local_nll": local_nll}
 
     # -- posterior evaluation ---------------------------------------------------------------
@@ -498,7 +636,7 @@ class HierarchicalNPE(nnx.Module):
         z, ld = self.local_to_z(
             jnp.where(mask[..., None], local, self.z_to_local(jnp.zeros_like(local)))
         )
-        lp = self._local_log_prob(z, e, z_theta, s, c) + ld
+        lp = self._local_log_prob(z, e, z_theta, s, self.local_context(data, c)) + ld
         return jnp.where(mask, lp, 0.0)
 
     def resolve_context(self, data, context):
@@ -550,7 +688,7 @@ class HierarchicalNPE(nnx.Module):
         m = n_max if n_active is None else min(int(n_active), n_max)
         # Valid objects first (stable), so the first m slots hold every valid object.
         order = jnp.argsort(~mask, stable=True)[:m]
-        e_act, c_act = e[order], c[order]
+        e_act, c_act = e[order], self.local_context(data[order], c[order])
         mixture = self.local_mixture
         # The mixture's per-object coefficients, once for all draws.
         coeffs = None if mixture is None else mixture.params((e_act, s[None, :], c_act))

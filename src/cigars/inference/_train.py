@@ -40,6 +40,7 @@ from cigars.inference._contract import (
     check_simulator,
     simulation_shapes,
 )
+from cigars.inference._lookup import ReferenceSet
 from cigars.inference._nets import Statistic
 from cigars.inference._npe import HierarchicalNPE
 from cigars.io._checkpoint import load_checkpoint, read_checkpoint_metadata, save_checkpoint
@@ -430,6 +431,7 @@ def train(
     init_from: str | Path | None = None,
     progress: bool = True,
     devices: list[Any] | None = None,
+    reference: ReferenceSet | None = None,
 ) -> TrainResult:
     """Train a :class:`HierarchicalNPE` on simulations drawn on the fly (or stored ones).
 
@@ -457,6 +459,8 @@ def train(
             resuming from an existing checkpoint, which already holds the parameters.
         progress: show a tqdm progress bar with the loss and simulations per second.
         devices: devices to shard the batch over (default: all local devices).
+        reference: the reference set of ``estimator.reference_lookup`` (required with it;
+            its arrays are stored with the statistics, so a trained run does not need it).
 
     Returns:
         A :class:`TrainResult` with the best-validation estimator.
@@ -542,13 +546,21 @@ def train(
                 f"({cfg.batch_size}): raise max_objects or n_val"
             )
         pilot = None if pilot is None else _fitting(pilot, cfg.max_objects, "pilot")
+    if config.estimator.reference_lookup != (reference is not None):
+        raise ValueError(
+            "estimator.reference_lookup needs a reference set (train(..., reference=...))"
+            if reference is None
+            else "a reference set was given but estimator.reference_lookup is false"
+        )
+    if reference is not None:
+        shapes = {**shapes, "reference": reference.spec()}
     theta_bounds = (np.asarray(prior.lower, float), np.asarray(prior.upper, float))
     model, graphdef, tx, state = _fresh(config, shapes, theta_bounds, local_bounds, k_init)
     meta = _meta(config, shapes, model)
     if cfg.max_objects is not None:
         meta["validation_surveys_fitting"] = [int(val.mask.shape[0]), int(n_val)]
     if fit_pilot:
-        model.fit_statistics(pilot)
+        model.fit_statistics(pilot, reference)
         state = state.replace(stats=nnx.state(model, Statistic))
     elif not restoring:
         params, stats = _initial_state(init_from, config, meta)

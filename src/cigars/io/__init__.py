@@ -25,6 +25,7 @@ from cigars.io._validate import (
     CatalogueLimits,
     Problem,
     Validated,
+    file_row_numbers,
     validate_catalogue,
     write_drop_report,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "atomic_write_text",
     "band_labels",
     "catalogue_table",
+    "file_row_numbers",
     "git_sha",
     "load_column_map",
     "load_checkpoint",

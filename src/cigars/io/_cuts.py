@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from cigars.io._validate import CatalogueError, Problem, as_float
+from cigars.io._validate import CatalogueError, Problem, _id_text, as_float
 
 __all__ = ["RowCut", "apply_cuts", "parse_cuts"]
 
@@ -88,11 +88,9 @@ class RowCut:
         compare = _OPS[self.op]
         if isinstance(self.value, str):
             raw = np.asarray(getattr(column, "data", column))
-            text = np.array(
-                [x.decode(errors="replace") if isinstance(x, bytes) else str(x) for x in raw]
-            )
-            present = ~np.ma.getmaskarray(column) & (np.char.strip(text) != "")
-            return present & compare(np.char.strip(text), self.value)
+            text = np.array([_id_text(x) for x in raw])
+            present = ~np.ma.getmaskarray(column) & (text != "")
+            return present & compare(text, self.value)
         values, bad = as_float(column)
         if bad and len(bad) == np.count_nonzero(~np.ma.getmaskarray(column)):
             raise CatalogueError(

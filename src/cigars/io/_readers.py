@@ -27,7 +27,7 @@ from astropy.table import Table
 
 from cigars.io._columns import ColumnMap, QuantityColumns, load_column_map
 from cigars.io._cuts import RowCut, apply_cuts
-from cigars.io._validate import CatalogueError, Problem, as_float
+from cigars.io._validate import CatalogueError, Problem, _id_text, as_float
 
 __all__ = ["read_catalogue", "read_snana", "read_table", "table_format"]
 
@@ -216,13 +216,13 @@ def _join(path: Path, table: Table, cmap: ColumnMap) -> Table:
     for name, tab, where in ((join.key, table, path), (join.other_key, other, other_path)):
         if name not in tab.colnames:
             raise _error(where, f"join column {name!r} is not in the file")
-    keys = [_text(x) for x in np.asarray(other[join.other_key])]
+    keys = [_id_text(x) for x in np.asarray(other[join.other_key])]
     index: dict[str, int] = {}
     for i, k in enumerate(keys):
         if k in index:
             raise _error(other_path, f"duplicate join ID {k!r}", row=i, column=join.other_key)
         index[k] = i
-    pos = np.array([index.get(_text(x), -1) for x in np.asarray(table[join.key])])
+    pos = np.array([index.get(_id_text(x), -1) for x in np.asarray(table[join.key])])
     found = pos >= 0
     out = table.copy(copy_data=False)
     for name in other.colnames:
@@ -242,7 +242,7 @@ def _join(path: Path, table: Table, cmap: ColumnMap) -> Table:
             mask = np.ma.getmaskarray(other[name])
             vals[found & mask[np.where(found, pos, 0)]] = np.nan
         else:
-            vals = np.array([_text(col[p]) if p >= 0 else "" for p in pos])
+            vals = np.array([_id_text(col[p]) if p >= 0 else "" for p in pos])
         out[new] = vals
     out.meta["join"] = {
         "file": str(other_path),
@@ -250,10 +250,6 @@ def _join(path: Path, table: Table, cmap: ColumnMap) -> Table:
         "unmatched": int((~found).sum()),
     }
     return out
-
-
-def _text(x) -> str:
-    return x.decode(errors="replace").strip() if isinstance(x, bytes) else str(x).strip()
 
 
 def _check_unit(path, table: Table, name: str, expected: str) -> None:
@@ -353,7 +349,9 @@ class _Mapper:
         n = len(self.raw)
         if cmap.id is not None:
             self.need(cmap.id)
-            self.out["id"] = np.array([_text(x) for x in np.asarray(self.raw[cmap.id])], dtype=str)
+            self.out["id"] = np.array(
+                [_id_text(x) for x in np.asarray(self.raw[cmap.id])], dtype=str
+            )
             self.sources["id"] = cmap.id
         else:
             self.out["id"] = np.arange(n, dtype=np.int64)

@@ -455,9 +455,11 @@ def validate_catalogue(
     bad = np.zeros(n, bool)
     bad[[p.row for p in problems if p.row is not None]] = True
     rows = np.flatnonzero(~bad)
-    file_rows = _file_rows(table)
-    if file_rows is not None:  # rows cut with --where: name each row by its place in the file
-        problems = [dataclasses.replace(p, row=_at(file_rows, p.row)) for p in problems]
+    # Rows by their place in the file (they differ when --where cut the table).
+    problems = [
+        p if p.row is None else dataclasses.replace(p, row=int(file_row_numbers(table, p.row)))
+        for p in problems
+    ]
     if problems and not drop_invalid:
         raise CatalogueError(source, problems, hint="pass --drop-invalid to skip these rows")
     if rows.size == 0:
@@ -473,21 +475,20 @@ def validate_catalogue(
             ],
         )
     kept = table[rows] if bad.any() else table
-    if file_rows is not None:
-        rows = file_rows[rows]
-        if bad.any():
-            kept.meta["file_rows"] = rows
+    rows = file_row_numbers(table, rows)
+    if "file_rows" in table.meta and bad.any():
+        kept.meta["file_rows"] = rows
     return Validated(kept, rows, tuple(problems), n, source)
 
 
-def _file_rows(table) -> np.ndarray | None:
-    """Each row's index in the file when the table is a ``--where`` cut of it, else None."""
-    rows = table.meta.get("file_rows")
-    return None if rows is None else np.asarray(rows)
+def file_row_numbers(table, rows):
+    """Row numbers in the file of ``table``'s ``rows`` (an index or an array of them).
 
-
-def _at(file_rows: np.ndarray, row: int | None) -> int | None:
-    return None if row is None else int(file_rows[row])
+    They differ from ``rows`` when the table is a ``--where`` cut of its file
+    (``meta['file_rows']``, :func:`~cigars.io.apply_cuts`).
+    """
+    file_rows = table.meta.get("file_rows")
+    return np.asarray(rows) if file_rows is None else np.asarray(file_rows)[rows]
 
 
 def write_drop_report(path: str | Path, result: Validated, table=None) -> Path:
@@ -509,8 +510,7 @@ def write_drop_report(path: str | Path, result: Validated, table=None) -> Path:
     ids = None
     if table is not None and "id" in table.colnames:
         values = [_id_text(x) for x in np.asarray(getattr(table["id"], "data", table["id"]))]
-        file_rows = _file_rows(table)
-        rows = range(len(values)) if file_rows is None else file_rows.tolist()
+        rows = file_row_numbers(table, np.arange(len(values))).tolist()
         ids = dict(zip(rows, values, strict=True))
     report = {
         "source": result.source,

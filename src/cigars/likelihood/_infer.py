@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cigars.io._validate import file_row_numbers
+
 if TYPE_CHECKING:
     from cigars.io import RowCut
 
@@ -90,12 +92,6 @@ def _rows(table, cfg, cols: dict[str, str], source: str) -> np.ndarray:
     return rows
 
 
-def _in_file(table, rows: np.ndarray) -> np.ndarray:
-    """The file's row numbers of ``rows`` (the table may be a ``--where`` cut of the file)."""
-    file_rows = table.meta.get("file_rows")
-    return rows if file_rows is None else np.asarray(file_rows)[rows]
-
-
 def _finite(values: dict[str, np.ndarray], rows: np.ndarray, source: str) -> None:
     for name, v in values.items():
         bad = np.flatnonzero(~np.isfinite(v))
@@ -144,7 +140,7 @@ def nuts_problem(exp, table, *, cov: np.ndarray | None = None, source: str = "ca
         observed = {"z": z, "z_hel": z_hel, "m": m}
         if cov is None:
             observed["m_err"] = _column(table, cols["m_err"], "m_err", source)[rows]
-        _finite(observed, _in_file(table, rows), source)
+        _finite(observed, file_row_numbers(table, rows), source)
         if cov is None:
             data = StandardisedData.from_arrays(z, z_hel, m, sigma=observed["m_err"])
         else:
@@ -185,7 +181,7 @@ def nuts_problem(exp, table, *, cov: np.ndarray | None = None, source: str = "ca
             known[role] = _column(table, cols[role], role, source)[rows]
     if "logmass" in known:  # no host mass: below the mass step
         known["logmass"] = np.where(np.isfinite(known["logmass"]), known["logmass"], 0.0)
-    _finite({**get, **known}, _in_file(table, rows), source)
+    _finite({**get, **known}, file_row_numbers(table, rows), source)
     cov3 = np.zeros((rows.size, 3, 3))
     for (i, j), name in {
         (0, 0): "var_m_b",
@@ -229,7 +225,7 @@ def file_problem(exp, data_path: str | Path, cov_path=None, where: Sequence[RowC
         if file_rows is not None:
             cov = cov[np.ix_(file_rows, file_rows)]
     model, args, names, rows, observed = nuts_problem(exp, table, cov=cov, source=str(data_path))
-    return table, (model, args, names, _in_file(table, rows), observed)
+    return table, (model, args, names, file_row_numbers(table, rows), observed)
 
 
 def infer_nuts(

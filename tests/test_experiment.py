@@ -104,7 +104,7 @@ def test_bank_reference_expects_each_galaxy_at_its_distance_and_identifies_the_h
     # Each host's lookup finds its own galaxy's redshift.
     data, _ = observed_features(cat)
     data = np.asarray(data)[keep]
-    values = ref.values - ref.values.mean(-1, keepdims=True)
+    values = ref.centred_values()
     f = np.asarray(
         lookup_features(
             jnp.asarray(data[:, list(ref.columns)]),

@@ -80,11 +80,16 @@ class ReferenceSet:
         if not self.offset_sd > 0:
             raise ValueError(f"ReferenceSet: offset_sd must be > 0, got {self.offset_sd}")
 
-    def targets(self) -> np.ndarray:
-        """The second argument of :func:`lookup_chi2`, ``(n_ref, 2)``.
+    def centred_values(self) -> np.ndarray:
+        """``values`` minus each row's mean: the ``ref`` of :func:`lookup_chi2`."""
+        values = np.asarray(self.values, np.float64)
+        return values - values.mean(-1, keepdims=True)
 
-        Each reference's expected offset plus its mean value, and ``1 / offset_sd`` (zeros
-        without offsets).
+    def targets(self) -> np.ndarray:
+        """The ``targets`` of :func:`lookup_chi2`, ``(n_ref, 2)``.
+
+        Each reference's expected offset plus its mean value, and ``1 / offset_sd``; zeros
+        without offsets, which add nothing to the chi-square.
         """
         values = np.asarray(self.values, np.float64)
         if self.offsets is None:
@@ -99,18 +104,12 @@ class ReferenceSet:
             "n_ref_local": int(np.shape(self.locals)[1]),
             "columns": [int(c) for c in self.columns],
             "log_err_columns": [int(c) for c in self.log_err_columns],
-            "offsets": self.offsets is not None,
         }
 
 
 def n_lookup_features(n_ref_local: int) -> int:
     """Width of :func:`lookup_features`' output."""
     return n_ref_local + 2
-
-
-def centred(values: Float[Array, "... n_col"]) -> Float[Array, "... n_col"]:
-    """Values minus their mean over the columns (the chi-square ignores a common offset)."""
-    return values - jnp.mean(values, axis=-1, keepdims=True)
 
 
 def lookup_chi2(
@@ -122,10 +121,11 @@ def lookup_chi2(
     """Chi-square of each object against each reference, a common offset fitted out.
 
     ``min_o sum_b w_b (x_b - ref_rb - o)^2`` with ``w_b = exp(-2 log_err_b)``, for every
-    reference row; ``ref`` should be :func:`centred` (the result does not depend on it, its
-    float32 rounding does). Written as two matrix products over the references. With
-    ``targets`` (:meth:`ReferenceSet.targets`), plus ``((o* - expected_r) / offset_sd)^2`` for
-    the fitted offset ``o*`` (the offset is fitted first, then compared).
+    reference row; ``ref`` should be centred (:meth:`ReferenceSet.centred_values`: the result
+    does not depend on it, its float32 rounding does). Written as two matrix products over the
+    references. With ``targets`` (:meth:`ReferenceSet.targets`), plus
+    ``((o* - expected_r) / offset_sd)^2`` for the fitted offset ``o*`` (the offset is fitted
+    first, then compared).
     """
     mean = jnp.mean(x, axis=-1, keepdims=True)
     x = x - mean

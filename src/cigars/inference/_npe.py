@@ -235,7 +235,6 @@ class HierarchicalNPE(nnx.Module):
         # The reference lookup: static column indices, its arrays as statistics.
         self.ref_columns: tuple[int, ...] = ()
         self.ref_log_err_columns: tuple[int, ...] = ()
-        self.ref_offsets = False
         n_hint = 0
         if reference is not None:
             if not n_local or reference["n_ref_local"] > n_local:
@@ -249,12 +248,11 @@ class HierarchicalNPE(nnx.Module):
                     raise ValueError(f"reference: {name} {bad} outside the {n_feat} features")
             self.ref_columns = tuple(int(i) for i in reference["columns"])
             self.ref_log_err_columns = tuple(int(i) for i in reference["log_err_columns"])
-            self.ref_offsets = bool(reference.get("offsets", False))
             n_hint = n_lookup_features(reference["n_ref_local"])
             n_col, n_ref = len(self.ref_columns), reference["n_ref"]
             self.ref_values = Statistic(jnp.zeros((n_ref, n_col), f32))
             self.ref_z = Statistic(jnp.zeros((n_ref, reference["n_ref_local"]), f32))
-            # Expected offsets and their inverse spread (zeros: no offset constraint).
+            # Expected offsets and their inverse spread (ReferenceSet.targets; zeros: none).
             self.ref_targets = Statistic(jnp.zeros((n_ref, 2), f32))
             self.lookup_mean = Statistic(jnp.zeros(n_hint, f32))
             self.lookup_std = Statistic(jnp.ones(n_hint, f32))
@@ -410,7 +408,6 @@ class HierarchicalNPE(nnx.Module):
             tuple(spec["columns"]) != self.ref_columns
             or tuple(spec["log_err_columns"]) != self.ref_log_err_columns
             or (spec["n_ref"], spec["n_ref_local"]) != self.ref_z[...].shape
-            or spec["offsets"] != self.ref_offsets
         ):
             raise ValueError(f"fit_statistics: the reference set {spec} is not this estimator's")
         lo, hi = np.asarray(self.local_lower, float), np.asarray(self.local_upper, float)
@@ -422,8 +419,7 @@ class HierarchicalNPE(nnx.Module):
         local = np.clip(local, lo + 1e-6 * span, hi - 1e-6 * span)
         u, _ = jax.jit(self.local_transform.inverse)(jnp.asarray(local, jnp.float32))
         ref_z = ((np.asarray(u) - stats["local_mean"]) / stats["local_std"])[:, :n_z]
-        values = np.asarray(reference.values, np.float64)
-        ref_values = values - values.mean(-1, keepdims=True)  # as lookup_features' centred()
+        ref_values = reference.centred_values()
         mask = np.asarray(pilot.mask)
         data = np.asarray(pilot.data)[mask]
         targets = reference.targets()
@@ -432,7 +428,7 @@ class HierarchicalNPE(nnx.Module):
             data[:, list(self.ref_log_err_columns)].astype(np.float32),
             jnp.asarray(ref_values, jnp.float32),
             jnp.asarray(ref_z, jnp.float32),
-            jnp.asarray(targets, jnp.float32) if self.ref_offsets else None,
+            jnp.asarray(targets, jnp.float32),
         )
         mean, std = _masked_moments(hints[None], np.ones((1, hints.shape[0]), bool))
         return {
@@ -522,7 +518,7 @@ class HierarchicalNPE(nnx.Module):
             data[..., list(self.ref_log_err_columns)],
             self.ref_values[...],
             self.ref_z[...],
-            self.ref_targets[...] if self.ref_offsets else None,
+            self.ref_targets[...],
         )
         hint = (hint - self.lookup_mean[...]) / self.lookup_std[...]
         return jnp.concatenate([c, hint.astype(c.dtype)], -1)

@@ -175,6 +175,10 @@ class ThetaPrior:
         return self.global_prior.log_prob(self.global_prior.from_array(theta))
 
 
+_SN_COLUMNS = ("m_b", "x1", "c", "var_m_b", "var_x1", "var_c")
+"""The SN columns of a catalogue file, in the order of the data vector's SN part."""
+
+
 def observed_features(cat) -> tuple[jax.Array, jax.Array]:
     """The per-object data and context vectors the estimator sees, from a catalogue.
 
@@ -282,7 +286,7 @@ def bank_reference(exp: Experiment, bank):
         values=np.asarray(bank.abs_mag, np.float64),
         locals=local,
         columns=tuple(range(n_band)),
-        log_err_columns=tuple(range(n_band + 6, 2 * n_band + 6)),
+        log_err_columns=tuple(range(n_band + len(_SN_COLUMNS), 2 * n_band + len(_SN_COLUMNS))),
         offsets=5.0 * np.log10(d_m) + 25.0,
     )
 
@@ -524,9 +528,7 @@ def catalogue_arrays(table, exp: Experiment, *, source: str = "catalogue"):
     n_max = limits.n_max
     n = len(table)
     needed = (
-        [f"host_mag_{b}" for b in bands]
-        + ["m_b", "x1", "c", "var_m_b", "var_x1", "var_c"]
-        + [f"host_mag_err_{b}" for b in bands]
+        [f"host_mag_{b}" for b in bands] + list(_SN_COLUMNS) + [f"host_mag_err_{b}" for b in bands]
     )
     data = np.zeros((n_max, len(needed)))
     for j, c in enumerate(needed):

@@ -117,3 +117,8 @@ def test_des_sn5yr_where(des):
     assert list(t["id"]) == [str(c) for c in raw["CID"][keep]]
     np.testing.assert_array_equal(t["IDSURVEY"], 10)
     assert t.meta["join"]["matched"] == 1635  # the join saw every row; the cut came after it
+    # The library takes the cuts' text as well (one text or several).
+    same = read_catalogue(des, "des-sn5yr", where=["PROBCC_BEAMS<0.5", "IDSURVEY==10"])
+    np.testing.assert_array_equal(same.meta["file_rows"], t.meta["file_rows"])
+    one = read_catalogue(des, "des-sn5yr", where="IDSURVEY==10")
+    assert len(one) == np.count_nonzero(np.asarray(raw["IDSURVEY"]) == 10)

@@ -106,15 +106,21 @@ def parse_cuts(texts: Iterable[str] | None) -> tuple[RowCut, ...]:
     return tuple(RowCut.parse(t) for t in texts or ())
 
 
-def apply_cuts(table: Table, cuts: Sequence[RowCut], source: str | Path) -> Table:
+def apply_cuts(table: Table, cuts: Sequence[RowCut | str] | str, source: str | Path) -> Table:
     """``table``'s rows that pass every cut (all rows without cuts).
+
+    ``cuts`` may be :class:`RowCut` s or their text (``"PROBCC_BEAMS<0.5"``), or one text.
 
     The result's ``meta`` records ``file_rows`` (each kept row's index in ``table``), ``where``
     (the cuts as text) and ``n_file_rows``; without cuts it is ``table`` itself.
 
     Raises:
+        ValueError: for a text that is not a cut.
         CatalogueError: for a cut on a missing or text column, or if no row passes.
     """
+    if isinstance(cuts, str):
+        cuts = (cuts,)
+    cuts = tuple(RowCut.parse(c) if isinstance(c, str) else c for c in cuts)
     if not cuts:
         return table
     keep = np.ones(len(table), bool)

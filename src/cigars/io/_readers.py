@@ -416,7 +416,7 @@ def read_catalogue(
     path: str | Path,
     columns: ColumnMap | str | Path | None = None,
     *,
-    where: Sequence[RowCut] = (),
+    where: Sequence[RowCut | str] | str = (),
 ) -> Table:
     """Read an observed catalogue into cigars columns.
 
@@ -426,10 +426,10 @@ def read_catalogue(
         columns: a :class:`~cigars.io.ColumnMap`, a shipped map's name (``pantheonplus``,
             ``des-sn5yr``) or a map YAML file; None for a file already in cigars columns
             (e.g. a ``cigars simulate`` mock).
-        where: row cuts (:class:`~cigars.io.RowCut`) on the file's own columns (after a
-            map's join), applied before the columns are mapped; only the rows that pass are
-            read. ``meta`` then also records ``file_rows`` (each row's index in the file),
-            ``where`` and ``n_file_rows``.
+        where: row cuts (:class:`~cigars.io.RowCut` s or their text, ``"PROBCC_BEAMS<0.5"``)
+            on the file's own columns (after a map's join), applied before the columns are
+            mapped; only the rows that pass are read. ``meta`` then also records
+            ``file_rows`` (each row's index in the file), ``where`` and ``n_file_rows``.
 
     Returns:
         The table in cigars columns. ``meta`` records ``source`` (the file), ``filters`` (the

@@ -206,7 +206,9 @@ def nuts_problem(exp, table, *, cov: np.ndarray | None = None, source: str = "ca
     return sn_model, (model, prior, data, grid), prior.names, rows, observed
 
 
-def file_problem(exp, data_path: str | Path, cov_path=None, where: Sequence[RowCut] = ()):
+def file_problem(
+    exp, data_path: str | Path, cov_path=None, where: Sequence[RowCut | str] | str = ()
+):
     """:func:`nuts_problem` of a file: ``(table, (model, args, names, rows, observed))``.
 
     The file is read through ``likelihood.column_map``, keeping the rows that pass ``where``;
@@ -237,7 +239,7 @@ def infer_nuts(
     seed: int | None = None,
     num_samples: int | None = None,
     progress: bool = True,
-    where: Sequence[RowCut] = (),
+    where: Sequence[RowCut | str] | str = (),
 ):
     """NUTS posterior of a catalogue under the experiment's likelihood, written as netCDF.
 
@@ -253,7 +255,7 @@ def infer_nuts(
         seed: PRNG seed (default: the experiment's).
         num_samples: draws per chain (default: ``likelihood.sampler.num_samples``).
         progress: show numpyro's progress bar.
-        where: row cuts on the file's columns (:class:`~cigars.io.RowCut`).
+        where: row cuts on the file's columns (:class:`~cigars.io.RowCut` s or their text).
 
     Returns:
         ``(idata, names)``.

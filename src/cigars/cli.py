@@ -45,6 +45,48 @@ def _cmd_bank(args) -> int:
     return 0
 
 
+def _cmd_reweight_bank(args) -> int:
+    from cigars.config import load_experiment
+    from cigars.experiment import reweight_bank
+    from cigars.io import parse_cuts
+    from cigars.plots import plot_host_features
+
+    exp = load_experiment(args.config)
+    out = reweight_bank(
+        exp,
+        args.bank,
+        args.data,
+        args.output,
+        columns=args.columns,
+        where=parse_cuts(args.where),
+        n_surveys=args.n_surveys,
+        seed=args.seed,
+        max_weight=args.max_weight,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    print(
+        f"weighted bank written: {out['output']} (host photometry of {out['n_data']} of "
+        f"{out['n_data_rows']} rows against {out['n_model']} simulated SN hosts; effective "
+        f"sample size of the weights {out['ess_fraction']:.1%})"
+    )
+    print("\n| feature | data | model | re-weighted model |\n|---|---|---|---|")
+    for name, m in out["medians"].items():
+        new = out["new_medians"][name]
+        print(f"| median {name} | {m['data']:.3f} | {m['model']:.3f} | {new:.3f} |")
+    factor = out["count_factor"]
+    counts = exp.simulator.survey.counts
+    print(
+        f"\nWith the weights a survey at the true parameters has {factor:.3g} times as many "
+        f"detected SNe: to keep its size, set simulator.survey.counts to {counts / factor:.4g} "
+        f"(now {counts:g})."
+    )
+    if args.figure:
+        path = plot_host_features(out["features"], out["feature_names"], args.figure)
+        print(f"figure written: {path}")
+    return 0
+
+
 def _parse_truth(items: Sequence[str]) -> dict[str, float]:
     out = {}
     for item in items:
@@ -401,6 +443,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing bank")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_bank)
+
+    p = sub.add_parser(
+        "reweight-bank",
+        help="weight the bank's galaxies so the model's SN hosts look like a sample's hosts",
+        description="Fit the ratio of host-photometry densities at each redshift between an "
+        "observed sample (host magnitudes and z_spec) and the SN hosts of surveys simulated at "
+        "the true parameters, and write a copy of the bank whose galaxies carry it as weights "
+        "(their SN rates and the survey's count; the redshift distribution stays the model's). "
+        "The input bank is not modified.",
+    )
+    p.add_argument("config", help="experiment YAML file (needs a simulator section)")
+    p.add_argument("data", help="the observed catalogue (as for `cigars infer`)")
+    p.add_argument("--bank", required=True, help="galaxy bank HDF5 (from `cigars bank`)")
+    p.add_argument("-o", "--output", required=True, help="the weighted bank (HDF5) to write")
+    p.add_argument("--columns", default=None, metavar="MAP", help="column map of the catalogue")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=None,
+        metavar="CUT",
+        help="keep only the catalogue rows with COLUMN OP VALUE (as for `cigars infer`)",
+    )
+    p.add_argument("--n-surveys", type=int, default=16, help="simulated surveys (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed of the simulated surveys")
+    p.add_argument(
+        "--max-weight", type=float, default=100.0, help="clip of the weights (default 100)"
+    )
+    p.add_argument("--figure", default=None, help="PNG of the host features before and after")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_reweight_bank)
 
     p = sub.add_parser(
         "simulate",

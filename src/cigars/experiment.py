@@ -14,6 +14,7 @@ from cigars.config import Experiment, to_dict
 __all__ = [
     "build_experiment_bank",
     "experiment_truth",
+    "reweight_bank",
     "simulate_mock",
     "simulate_training_set",
     "simulator_for",
@@ -269,8 +270,6 @@ def bank_reference(exp: Experiment, bank):
     references' latents are the bank galaxies' host latents (the first five of
     :data:`LOCAL_NAMES`).
     """
-    from astropy.cosmology import w0waCDM
-
     from cigars.inference import ReferenceSet
 
     n_band = len(exp.bands.filters)
@@ -279,16 +278,190 @@ def bank_reference(exp: Experiment, bank):
     # A bank galaxy's magnitudes are fixed up to its distance: m_b = M_b + 5 log10(D_M / 10 pc)
     # (MODEL.md section 3b), so it is expected at the distance of its redshift (fiducial
     # cosmology: the experiment's truth; the prior's cosmologies move it by a few 0.1 mag).
-    t = experiment_truth(exp)
-    cosmo = w0waCDM(H0=t.H0, Om0=t.Om0, Ode0=t.Ode0, w0=t.w0, wa=t.wa)
-    d_m = cosmo.comoving_transverse_distance(local[:, 0]).to_value("Mpc")
     return ReferenceSet(
         values=np.asarray(bank.abs_mag, np.float64),
         locals=local,
         columns=tuple(range(n_band)),
         log_err_columns=tuple(range(n_band + len(_SN_COLUMNS), 2 * n_band + len(_SN_COLUMNS))),
-        offsets=5.0 * np.log10(d_m) + 25.0,
+        offsets=_fiducial_dm(exp, local[:, 0]),
     )
+
+
+def _fiducial_dm(exp: Experiment, z) -> np.ndarray:
+    """``5 log10(D_M(z) / 10 pc)`` in the experiment's true cosmology (astropy).
+
+    What turns a bank galaxy's redshifted 10-pc magnitudes into apparent ones (MODEL.md
+    section 3b).
+    """
+    from astropy.cosmology import w0waCDM
+
+    t = experiment_truth(exp)
+    cosmo = w0waCDM(H0=t.H0, Om0=t.Om0, Ode0=t.Ode0, w0=t.w0, wa=t.wa)
+    d_m = cosmo.comoving_transverse_distance(np.asarray(z, np.float64)).to_value("Mpc")
+    return 5.0 * np.log10(d_m) + 25.0
+
+
+def reweight_bank(
+    exp: Experiment,
+    bank_path: str | Path,
+    data_path: str | Path,
+    output: str | Path,
+    *,
+    columns: Any = None,
+    where: Sequence[Any] | str = (),
+    n_surveys: int = 16,
+    seed: int = 0,
+    max_weight: float = 100.0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """A copy of the bank whose weights make the model's SN hosts look like a sample's hosts.
+
+    Simulates ``n_surveys`` surveys at the experiment's true parameters, fits
+    :class:`~cigars.hosts.PhotometryRatio` between the data's hosts (host magnitudes and
+    ``z_spec`` of the rows that pass :func:`~cigars.io.validate_catalogue`) and the simulated
+    detected SNe's hosts (observed magnitudes and heliocentric redshifts), and writes the bank
+    with ``ln_weight`` += the log ratio at each galaxy's noiseless photometry in the true
+    cosmology (:func:`cigars.hosts.write_weighted_bank`).
+    The model's redshift distribution is kept; only the host photometry at each redshift
+    follows the data. Use it as a calibration of the host population to the sample analysed
+    (the data enter twice: document it with the result).
+
+    Args:
+        exp: the experiment (its simulator, bands and truth).
+        bank_path: the galaxy bank (not modified).
+        data_path: the observed catalogue (read as by ``cigars infer``).
+        output: the weighted bank to write.
+        columns: column map of the catalogue (None: cigars columns).
+        where: row cuts on the catalogue's columns.
+        n_surveys: simulated surveys for the model's hosts.
+        seed: PRNG seed of those surveys.
+        max_weight: the clip of the weights (:meth:`~cigars.hosts.PhotometryRatio.fit`).
+        overwrite: replace an existing ``output``.
+        progress: show a progress bar over the surveys.
+
+    Returns:
+        A summary: rows used, the effective sample size of the weights over the simulated
+        hosts, the features' medians (data, model, re-weighted model) and those of the same
+        surveys simulated with the new weights at the old size (``new_medians``),
+        ``count_factor`` (a survey's expected number of SNe with the new weights over the old:
+        scale ``survey.counts`` by its inverse to keep the survey's size), ``features`` (the
+        data's, the model's and the re-weighted model's feature rows, named by
+        ``feature_names``) and ``ratio`` (the fitted :class:`~cigars.hosts.PhotometryRatio`).
+
+    Raises:
+        CatalogueError: for a catalogue the experiment cannot read (table-level problems).
+        ValueError: if fewer than 200 valid rows have z_spec, or the fit fails.
+    """
+    from tqdm import tqdm
+
+    from cigars.hosts import PhotometryRatio, host_features, load_bank, write_weighted_bank
+    from cigars.io import provenance, read_catalogue, validate_catalogue
+    from cigars.io._mock import band_labels
+    from cigars.simulate import simulate
+
+    bank = load_bank(bank_path)
+    bands = band_labels(exp.bands.filters)
+    # The rows `cigars infer --drop-invalid` would analyse (e.g. no hosts fainter than the
+    # model's host depths, which no bank galaxy can stand for), with a z_spec.
+    table = read_catalogue(data_path, columns, where=where)
+    n_rows = len(table)
+    table = validate_catalogue(table, exp, source=str(data_path), drop_invalid=True).table
+    if "z_spec" not in table.colnames:
+        raise ValueError(f"{data_path}: no z_spec column (the host re-weighting needs redshifts)")
+    need = [f"host_mag_{b}" for b in bands] + ["z_spec"]
+    values = np.column_stack([np.asarray(table[c], np.float64) for c in need])
+    ok = np.all(np.isfinite(values), axis=1)
+    if ok.sum() < 200:
+        raise ValueError(
+            f"{data_path}: {ok.sum()} valid rows have z_spec; the host re-weighting needs at "
+            "least 200"
+        )
+    data_x = host_features(values[ok, :-1], values[ok, -1])
+
+    theta = experiment_truth(exp)
+    keys = jax.random.split(jax.random.key(seed), n_surveys)
+
+    def hosts_of_surveys(simulator, what):
+        features, expected = [], []
+        for key in tqdm(keys, desc=what, unit="survey", disable=not progress):
+            _, cat = simulate(simulator, key, theta)
+            if bool(cat.overflow):
+                raise RuntimeError(
+                    f"a survey drew {int(cat.n_sn_total)} SNe, more than simulator.survey.n_max"
+                    f" = {cat.n_slots}: raise n_max (or lower survey.counts)"
+                )
+            rows = cat.to_numpy()
+            features.append(host_features(rows["host_mag_obs"], rows["z_hel"]))
+            expected.append(float(cat.expected_n_sn))
+        return np.concatenate(features), np.mean(expected)
+
+    model_x, expected = hosts_of_surveys(simulator_for(exp, bank), "simulating surveys")
+    ratio = PhotometryRatio.fit(data_x, model_x, max_weight=max_weight)
+    z = np.asarray(bank.hosts.z, np.float64)
+    mags = np.asarray(bank.abs_mag, np.float64) + _fiducial_dm(exp, z)[:, None]
+    old = 0.0 if bank.ln_weight is None else np.asarray(bank.ln_weight, np.float64)
+    ln_weight = old + ratio.log_ratio(host_features(mags, z))
+    ln_weight -= ln_weight.max()  # only ratios matter; keep exp() in range
+    # The weights change how many SNe a survey has (the count is normalised by the bank's
+    # mean weight, MODEL.md section 3a): the Poisson mean's ratio. The check surveys are
+    # simulated at the old size, so that they compare like with like.
+    weighted = bank.replace(ln_weight=ln_weight)
+    _, cat = simulate(simulator_for(exp, weighted), keys[0], theta)
+    factor = float(cat.expected_n_sn) / expected
+    survey = exp.simulator.survey
+    check = exp.replace(
+        simulator=exp.simulator.replace(survey=survey.replace(counts=survey.counts / factor))
+    )
+    new_x, _ = hosts_of_surveys(simulator_for(check, weighted), "checking the weights")
+
+    w = np.exp(ratio.log_ratio(model_x))
+    names = ["z", "mean_mag"] + [f"{a}-{b}" for a, b in zip(bands[:-1], bands[1:], strict=True)]
+    medians = {
+        name: {
+            "data": float(np.median(data_x[:, i])),
+            "model": float(np.median(model_x[:, i])),
+            "reweighted": _weighted_median(model_x[:, i], w),
+        }
+        for i, name in enumerate(names)
+    }
+    write_weighted_bank(
+        bank_path,
+        output,
+        ln_weight,
+        metadata={
+            "method": "cigars.experiment.reweight_bank",
+            "data": str(data_path),
+            "where": [str(c) for c in ((where,) if isinstance(where, str) else where)],
+            "n_data": int(ok.sum()),
+            "n_model": len(model_x),
+            "n_surveys": n_surveys,
+            "seed": seed,
+            "max_weight": max_weight,
+            **provenance(),
+        },
+        overwrite=overwrite,
+    )
+    return {
+        "n_data": int(ok.sum()),
+        "n_data_rows": n_rows,
+        "n_model": len(model_x),
+        "ess_fraction": float(w.sum() ** 2 / (w * w).sum() / len(w)),
+        "weight_range": (float(np.exp(ln_weight.min())), 1.0),
+        "count_factor": factor,
+        "new_medians": {name: float(np.median(new_x[:, i])) for i, name in enumerate(names)},
+        "medians": medians,
+        "feature_names": names,
+        "features": {"data": data_x, "model": model_x, "re-weighted model": new_x},
+        "ratio": ratio,
+        "output": str(output),
+    }
+
+
+def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
+    order = np.argsort(x)
+    cum = np.cumsum(w[order])
+    return float(x[order][np.searchsorted(cum, 0.5 * cum[-1])])
 
 
 _BANK_LOCALS = ("z", "logmass", "logzsol", "dust2", "dust_index")

@@ -237,3 +237,43 @@ def test_bank_is_a_pytree(reference_bank):
 def test_bank_config_defaults():
     cfg = BankConfig()
     assert (cfg.n_galaxies, cfg.chunk_size, cfg.seed) == (1_000_000, 20_000, 0)
+
+
+def test_weighted_copy_carries_the_weights_and_leaves_the_source(reference_bank, tmp_path):
+    from cigars.hosts import write_weighted_bank
+    from cigars.survey import HostTable
+
+    before = reference_bank.read_bytes()
+    w = np.linspace(-2.0, 0.0, N)
+    out = write_weighted_bank(reference_bank, tmp_path / "w.h5", w, metadata={"why": "test"})
+    assert reference_bank.read_bytes() == before
+    assert load_bank(reference_bank).ln_weight is None
+    bank = load_bank(out)
+    np.testing.assert_allclose(bank.ln_weight, w, rtol=1e-6)
+    # Everything else is the source bank's, and the simulator's host table reads the weights.
+    np.testing.assert_array_equal(bank.abs_mag, load_bank(reference_bank).abs_mag)
+    np.testing.assert_allclose(HostTable.from_bank(bank).ln_weight, w, rtol=1e-6)
+    with h5py.File(out, "r") as f:
+        assert yaml.safe_load(f.attrs["ln_weight_provenance"]) == {"why": "test"}
+    assert not (tmp_path / "w.h5.partial").exists()
+    # Re-weighting a weighted bank replaces its weights.
+    again = write_weighted_bank(out, tmp_path / "w2.h5", np.zeros(N))
+    np.testing.assert_array_equal(load_bank(again).ln_weight, 0.0)
+
+
+def test_weighted_copy_refusals(reference_bank, tmp_path):
+    from cigars.hosts import write_weighted_bank
+
+    with pytest.raises(ValueError, match="source bank"):
+        write_weighted_bank(reference_bank, reference_bank, np.zeros(N))
+    with pytest.raises(ValueError, match=f"{N} finite values"):
+        write_weighted_bank(reference_bank, tmp_path / "a.h5", np.zeros(N - 1))
+    bad = np.zeros(N)
+    bad[5] = np.inf
+    with pytest.raises(ValueError, match="1 non-finite"):
+        write_weighted_bank(reference_bank, tmp_path / "a.h5", bad)
+    (tmp_path / "b.h5").write_bytes(b"precious")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_weighted_bank(reference_bank, tmp_path / "b.h5", np.zeros(N))
+    assert (tmp_path / "b.h5").read_bytes() == b"precious"
+    assert not (tmp_path / "a.h5").exists()

@@ -9,10 +9,12 @@
   :class:`AbstractSPS`; configs (kind ``sps``) ``popstar``, ``bc03``, ``analytic``, ``speculator``.
 * Photometry: :func:`load_bands` (speclite), :func:`make_photometry`, :func:`host_magnitudes`,
   :func:`redshifted_absolute_magnitudes`.
-* The bank: :func:`build_bank` (prior + SPS + bands -> HDF5), :func:`write_bank`, :func:`load_bank`.
+* The bank: :func:`build_bank` (prior + SPS + bands -> HDF5), :func:`write_bank`, :func:`load_bank`;
+  its galaxies' weights re-fitted to a sample's host photometry: :class:`PhotometryRatio`,
+  :func:`host_features`, :func:`write_weighted_bank`.
 """
 
-from cigars.hosts._bank import BANK_FORMAT, Bank, load_bank, write_bank
+from cigars.hosts._bank import BANK_FORMAT, Bank, load_bank, write_bank, write_weighted_bank
 from cigars.hosts._build import bank_photometry_fns, build_bank
 from cigars.hosts._filters import (
     DES_GRIZ,
@@ -41,6 +43,7 @@ from cigars.hosts._priors import (
     sample_host,
     sample_hosts,
 )
+from cigars.hosts._reweight import PhotometryRatio, host_features
 from cigars.hosts._sfh import (
     FIRST_SN_BIN,
     logsfr_ratios_to_log_masses,
@@ -74,6 +77,7 @@ __all__ = [
     "BankConfig",
     "GeneralPhotometry",
     "HostParams",
+    "PhotometryRatio",
     "HostPopulationConfig",
     "LogGridPhotometry",
     "PopStarSPSConfig",
@@ -92,6 +96,7 @@ __all__ = [
     "bank_photometry_fns",
     "build_bank",
     "expected_logsfr_ratios",
+    "host_features",
     "host_log_prob",
     "host_magnitudes",
     "host_model",
@@ -110,4 +115,5 @@ __all__ = [
     "sfh_log_age_edges",
     "sfh_log_mid_ages",
     "write_bank",
+    "write_weighted_bank",
 ]

@@ -28,6 +28,7 @@ chunked or interrupted. While being written the file is ``<path>.partial``; it i
 
 import math
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -47,7 +48,15 @@ from cigars.hosts._params import N_SFH_BINS, HostParams
 from cigars.hosts._priors import ProspectorBetaPrior, sample_hosts
 from cigars.hosts._sfh import N_SFH_EDGES, logsfr_ratios_to_log_masses, sfh_log_age_edges
 
-__all__ = ["BANK_FORMAT", "Bank", "MagnitudesFn", "SurvivingMassFn", "load_bank", "write_bank"]
+__all__ = [
+    "BANK_FORMAT",
+    "Bank",
+    "MagnitudesFn",
+    "SurvivingMassFn",
+    "load_bank",
+    "write_bank",
+    "write_weighted_bank",
+]
 
 BANK_FORMAT = "cigars-galaxy-bank-1"
 """Identifier of the bank file layout (stored in the ``format`` attribute)."""
@@ -73,6 +82,8 @@ class Bank:
         logmass_surviving: log10 of the surviving stellar mass [M_sun], shape (n_host,), or
             None if the bank was written without it.
         band_names: names of the ``abs_mag`` columns (static).
+        ln_weight: natural-log weight of each galaxy in the host population, shape
+            (n_host,) (MODEL.md section 3a; :func:`write_weighted_bank`), or None (all 1).
     """
 
     hosts: HostParams
@@ -81,6 +92,7 @@ class Bank:
     abs_mag: Float[Array, "n_host n_band"]
     logmass_surviving: Float[Array, " n_host"] | None
     band_names: tuple[str, ...] = struct.field(pytree_node=False)
+    ln_weight: Float[Array, " n_host"] | None = None
 
     def __len__(self) -> int:
         return int(self.hosts.z.shape[0])
@@ -333,6 +345,7 @@ def load_bank(path: str | os.PathLike) -> Bank:
             "sfh_log_mass": (n, N_SFH_BINS),
             "abs_mag": (n, len(band_names)),
             "logmass_surviving": (n,),
+            "ln_weight": (n,),
         }
         for name, shape in expected.items():
             if name in f and f[name].shape != shape:
@@ -350,4 +363,62 @@ def load_bank(path: str | os.PathLike) -> Bank:
             abs_mag=read("abs_mag"),
             logmass_surviving=read("logmass_surviving") if "logmass_surviving" in f else None,
             band_names=band_names,
+            ln_weight=read("ln_weight") if "ln_weight" in f else None,
         )
+
+
+def write_weighted_bank(
+    source: str | os.PathLike,
+    path: str | os.PathLike,
+    ln_weight: Any,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """A copy of the bank ``source`` whose galaxies carry the log weights ``ln_weight``.
+
+    The weights enter each galaxy's SN rate and the survey's count normalisation (MODEL.md
+    section 3a: a galaxy of weight w stands for w galaxies of the population). ``source`` is
+    not modified; the copy is written to ``<path>.partial`` and renamed when complete.
+
+    Args:
+        source: a complete bank file.
+        path: the new bank file (not ``source``).
+        ln_weight: ``(n_host,)`` finite natural-log weights (replacing any the source has).
+        metadata: provenance of the weights, stored in the ``ln_weight_provenance`` attribute.
+        overwrite: replace an existing file at ``path``.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        FileExistsError: a file exists at ``path`` and ``overwrite`` is False.
+        ValueError: ``path`` is ``source``, or the weights do not fit the bank.
+    """
+    source, path = Path(source), Path(path)
+    bank = load_bank(source)  # checks that it is a complete bank
+    if path.resolve() == source.resolve():
+        raise ValueError(f"write_weighted_bank: {path} is the source bank; write a new file")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"a file already exists at {path}; pass overwrite=True")
+    w = np.asarray(ln_weight, np.float64)
+    if w.shape != (len(bank),) or not np.all(np.isfinite(w)):
+        raise ValueError(
+            f"write_weighted_bank: ln_weight must be {len(bank)} finite values (one per "
+            f"galaxy of {source}), got shape {w.shape}"
+            + (
+                ""
+                if w.shape != (len(bank),)
+                else f" with {np.count_nonzero(~np.isfinite(w))} non-finite"
+            )
+        )
+    part = _partial_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, part)
+    with h5py.File(part, "r+") as f:
+        if "ln_weight" in f:
+            del f["ln_weight"]
+        f.create_dataset("ln_weight", data=w.astype(np.float32))
+        f.attrs["ln_weight_provenance"] = yaml.safe_dump(dict(metadata or {}), sort_keys=False)
+    os.replace(part, path)
+    return path

@@ -36,6 +36,7 @@ SLOW_FILES_FIRST = (
     "inference/test_inference_embedding.py",
     "validate/test_validate_run.py",
     "test_training_set.py",
+    "hosts/test_hosts_reweight.py",
 )
 
 

@@ -1,10 +1,16 @@
-"""PhotometryRatio against the exact density ratio of Gaussian populations."""
+"""Re-weighting the bank: PhotometryRatio against the exact density ratio of Gaussian
+populations, and `cigars reweight-bank` end to end on the quick-start model."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
+from cigars.cli import main
 from cigars.hosts import PhotometryRatio, host_features
+
+ROOT = Path(__file__).resolve().parents[2]
 
 RNG = np.random.default_rng(11)
 
@@ -105,3 +111,63 @@ def test_bad_input_is_named():
         PhotometryRatio.fit(data, model, max_weight=1.0)
     with pytest.raises(ValueError, match="degree"):
         PhotometryRatio.fit(data, model, degree=0)
+
+
+def test_reweight_bank_moves_the_simulated_hosts_to_the_data(tmp_path, capsys, monkeypatch):
+    """`cigars reweight-bank`: "data" = SN hosts of mocks kept with a probability that rises with
+    their faintness at their redshift (a re-selection inside the model's support); surveys
+    simulated with the weighted bank have the data's median host magnitude, and the model's
+    redshifts."""
+    from astropy.table import Table, vstack
+
+    from cigars.config import load_experiment
+    from cigars.experiment import reweight_bank
+    from cigars.hosts import load_bank
+    from cigars.io._mock import read_mock
+
+    monkeypatch.chdir(ROOT)
+    config = ROOT / "configs" / "quickstart.yaml"
+    bank = tmp_path / "bank.h5"
+    assert main(["bank", str(config), "-o", str(bank), "--n", "20000", "--quiet"]) == 0
+    parts = []
+    for seed in (1, 2, 3, 4, 5):
+        mock = tmp_path / f"mock{seed}.fits"
+        argv = ["simulate", str(config), "--bank", str(bank), "-o", str(mock)]
+        assert main([*argv, "--seed", str(seed)]) == 0
+        parts.append(read_mock(mock)[0])
+    data = vstack(parts)
+    mean_mag = np.mean([np.asarray(data[f"host_mag_{b}"]) for b in "ugrizy"], axis=0)
+    z = np.asarray(data["true_z_hel"])
+    trend = np.polyval(np.polyfit(z, mean_mag, 2), z)
+    keep = np.random.default_rng(0).uniform(size=len(data)) < 1 / (
+        1 + np.exp(-2.0 * (mean_mag - trend))
+    )
+    data = data[keep]
+    data["z_spec"] = data["true_z_hel"]
+    data["id"] = np.arange(len(data))
+    path = tmp_path / "data.ecsv"
+    data.write(path)
+    before = bank.read_bytes()
+
+    out = reweight_bank(
+        load_experiment(config), bank, path, tmp_path / "w.h5", n_surveys=16, progress=False
+    )
+    m = out["medians"]
+    assert m["mean_mag"]["data"] - m["mean_mag"]["model"] > 0.3
+    # Fresh surveys with the new weights (not the classifier's own weighting of its inputs).
+    new = out["new_medians"]
+    assert abs(new["mean_mag"] - m["mean_mag"]["data"]) < 0.15, (m, new)
+    assert abs(new["z"] - m["z"]["model"]) < 0.03, (m, new)
+    assert load_bank(tmp_path / "w.h5").ln_weight.shape == (20000,)
+    assert bank.read_bytes() == before
+
+    argv = ["reweight-bank", str(config), str(path), "--bank", str(bank)]
+    argv += ["-o", str(tmp_path / "w.h5"), "--n-surveys", "4", "--quiet"]
+    assert main(argv) == 2  # the output exists
+    assert "exists" in capsys.readouterr().err
+    png = tmp_path / "hosts.png"
+    assert main([*argv, "--overwrite", "--figure", str(png)]) == 0
+    text = capsys.readouterr().out
+    assert "weighted bank written" in text and "simulator.survey.counts" in text
+    assert png.stat().st_size > 10_000
+    assert len(Table.read(path)) == len(data)  # the data file is untouched

@@ -350,6 +350,7 @@ def reweight_bank(
         ``feature_names``) and ``ratio`` (the fitted :class:`~cigars.hosts.PhotometryRatio`).
 
     Raises:
+        FileExistsError: if ``output`` exists and ``overwrite`` is False.
         CatalogueError: for a catalogue the experiment cannot read (table-level problems).
         ValueError: if fewer than 200 valid rows have z_spec, or the fit fails.
     """
@@ -360,6 +361,8 @@ def reweight_bank(
     from cigars.io._mock import band_labels
     from cigars.simulate import simulate
 
+    if Path(output).exists() and not overwrite:  # before the work, not after it
+        raise FileExistsError(f"a file already exists at {output}; pass overwrite=True")
     bank = load_bank(bank_path)
     bands = band_labels(exp.bands.filters)
     # The rows `cigars infer --drop-invalid` would analyse (e.g. no hosts fainter than the

@@ -77,8 +77,8 @@ def _cmd_reweight_bank(args) -> int:
     factor = out["count_factor"]
     counts = exp.simulator.survey.counts
     print(
-        f"\nWith the weights a survey at the true parameters has {factor:.3g} times as many "
-        f"detected SNe: to keep its size, set simulator.survey.counts to {counts / factor:.4g} "
+        f"\nWith the weights a survey at the true parameters expects {factor:.3g} times as "
+        f"many SNe: to keep its size, set simulator.survey.counts to {counts / factor:.4g} "
         f"(now {counts:g})."
     )
     if args.figure:

@@ -402,15 +402,15 @@ def write_weighted_bank(
     if path.exists() and not overwrite:
         raise FileExistsError(f"a file already exists at {path}; pass overwrite=True")
     w = np.asarray(ln_weight, np.float64)
-    if w.shape != (len(bank),) or not np.all(np.isfinite(w)):
+    if w.shape != (len(bank),):
         raise ValueError(
-            f"write_weighted_bank: ln_weight must be {len(bank)} finite values (one per "
-            f"galaxy of {source}), got shape {w.shape}"
-            + (
-                ""
-                if w.shape != (len(bank),)
-                else f" with {np.count_nonzero(~np.isfinite(w))} non-finite"
-            )
+            f"write_weighted_bank: ln_weight must have one value per galaxy of {source} "
+            f"({len(bank)}), got shape {w.shape}"
+        )
+    if not np.all(np.isfinite(w)):
+        raise ValueError(
+            f"write_weighted_bank: ln_weight has {np.count_nonzero(~np.isfinite(w))} "
+            "non-finite values"
         )
     part = _partial_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,19 @@ def simulator_for(exp: Experiment, bank):
     return exp.simulator.build(bank, exp.cosmology)
 
 
+def _simulate_checked(simulator, key, theta):
+    """One survey's catalogue, or a RuntimeError if its SNe overflowed the slots."""
+    from cigars.simulate import simulate
+
+    _, cat = simulate(simulator, key, theta)
+    if bool(cat.overflow):
+        raise RuntimeError(
+            f"a survey drew {int(cat.n_sn_total)} SNe, more than simulator.survey.n_max = "
+            f"{cat.n_slots}: raise n_max (or lower survey.counts)"
+        )
+    return cat
+
+
 def simulate_mock(
     exp: Experiment,
     bank_path: str | Path,
@@ -106,18 +119,12 @@ def simulate_mock(
     from cigars.hosts import load_bank
     from cigars.io import provenance
     from cigars.io._mock import band_labels, catalogue_table, write_mock
-    from cigars.simulate import simulate
 
     bank = load_bank(bank_path)
     simulator = simulator_for(exp, bank)
     theta = experiment_truth(exp, truth)
     key = jax.random.key(exp.seed if seed is None else seed)
-    _, cat = simulate(simulator, key, theta)
-    if bool(cat.overflow):
-        raise RuntimeError(
-            f"the survey drew {int(cat.n_sn_total)} SNe, more than simulator.survey.n_max = "
-            f"{cat.n_slots}: raise n_max"
-        )
+    cat = _simulate_checked(simulator, key, theta)
     bands = band_labels(bank.band_names)
     table = catalogue_table(cat.to_numpy(), bands)
     undetected = None
@@ -368,7 +375,7 @@ def reweight_bank(
     # The rows `cigars infer --drop-invalid` would analyse (e.g. no hosts fainter than the
     # model's host depths, which no bank galaxy can stand for), with a z_spec.
     table = read_catalogue(data_path, columns, where=where)
-    n_rows = len(table)
+    n_rows, where_text = len(table), table.meta.get("where", [])
     table = validate_catalogue(table, exp, source=str(data_path), drop_invalid=True).table
     if "z_spec" not in table.colnames:
         raise ValueError(f"{data_path}: no z_spec column (the host re-weighting needs redshifts)")
@@ -388,12 +395,7 @@ def reweight_bank(
     def hosts_of_surveys(simulator, what):
         features, expected = [], []
         for key in tqdm(keys, desc=what, unit="survey", disable=not progress):
-            _, cat = simulate(simulator, key, theta)
-            if bool(cat.overflow):
-                raise RuntimeError(
-                    f"a survey drew {int(cat.n_sn_total)} SNe, more than simulator.survey.n_max"
-                    f" = {cat.n_slots}: raise n_max (or lower survey.counts)"
-                )
+            cat = _simulate_checked(simulator, key, theta)
             rows = cat.to_numpy()
             features.append(host_features(rows["host_mag_obs"], rows["z_hel"]))
             expected.append(float(cat.expected_n_sn))
@@ -435,7 +437,7 @@ def reweight_bank(
         metadata={
             "method": "cigars.experiment.reweight_bank",
             "data": str(data_path),
-            "where": [str(c) for c in ((where,) if isinstance(where, str) else where)],
+            "where": list(where_text),
             "n_data": int(ok.sum()),
             "n_model": len(model_x),
             "n_surveys": n_surveys,

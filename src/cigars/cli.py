@@ -87,6 +87,18 @@ def _cmd_reweight_bank(args) -> int:
     return 0
 
 
+def _add_where(p) -> None:
+    """The ``--where`` row cuts of a command that reads a catalogue (parse with parse_cuts)."""
+    p.add_argument(
+        "--where",
+        action="append",
+        default=None,
+        metavar="CUT",
+        help="keep only the rows with COLUMN OP VALUE on the file's own columns (OP: < <= > >= "
+        "== !=; e.g. 'PROBCC_BEAMS<0.5'); repeat for several cuts (all must pass)",
+    )
+
+
 def _parse_truth(items: Sequence[str]) -> dict[str, float]:
     out = {}
     for item in items:
@@ -458,13 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bank", required=True, help="galaxy bank HDF5 (from `cigars bank`)")
     p.add_argument("-o", "--output", required=True, help="the weighted bank (HDF5) to write")
     p.add_argument("--columns", default=None, metavar="MAP", help="column map of the catalogue")
-    p.add_argument(
-        "--where",
-        action="append",
-        default=None,
-        metavar="CUT",
-        help="keep only the catalogue rows with COLUMN OP VALUE (as for `cigars infer`)",
-    )
+    _add_where(p)
     p.add_argument("--n-surveys", type=int, default=16, help="simulated surveys (default 16)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of the simulated surveys")
     p.add_argument(
@@ -597,14 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore spectroscopic redshifts: infer every host's redshift from photometry",
     )
-    p.add_argument(
-        "--where",
-        action="append",
-        default=None,
-        metavar="CUT",
-        help="keep only the rows with COLUMN OP VALUE on the file's own columns (OP: < <= > >= "
-        "== !=; e.g. 'PROBCC_BEAMS<0.5'); repeat for several cuts (all must pass)",
-    )
+    _add_where(p)
     p.add_argument(
         "--importance",
         type=int,

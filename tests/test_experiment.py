@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cigars.config import Experiment, from_dict, load_experiment
+from cigars.config import ConfigError, Experiment, from_dict, load_experiment
 from cigars.experiment import experiment_truth
 from cigars.simulate import toy_host_table
 from cigars.survey import ComputeDistances
@@ -45,6 +45,21 @@ def test_truth_section_and_overrides_take_precedence():
     theta = experiment_truth(exp, {"gamma_M_logzsol": -0.2, "M0": -19.3})
     assert theta.gamma_Z == pytest.approx(-0.2)
     assert theta.M0 == pytest.approx(-19.3)
+
+
+def test_host_evolution_parameters_need_the_simulator_switch():
+    survey = {"type": "lsst", "n_max": 64}
+    simulator = {"survey": survey, "selection": {"type": "logistic"}}
+    prior = {"params": {"Om0": {"uniform": [0, 1]}, "host_dmag1": {"uniform": [-1, 1]}}}
+    for section, value in (("prior", prior), ("truth", {"values": {"host_dmag0": 0.2}})):
+        with pytest.raises(ConfigError, match="host_evolution: true"):
+            from_dict(Experiment, {"simulator": simulator, section: value})
+    on = {**simulator, "survey": {**survey, "host_evolution": True}}
+    exp = from_dict(Experiment, {"simulator": on, "prior": prior})
+    sim = exp.simulator.build(toy_host_table(200, seed=1), exp.cosmology)
+    assert [s.evolution for s in sim.stages if hasattr(s, "evolution")] == [True, True]
+    # A zero-offset truth without the switch is the plain CIGaRS model: accepted.
+    from_dict(Experiment, {"simulator": simulator, "truth": {"values": {"host_dmag2": 0.0}}})
 
 
 def test_reference_configs_hold_the_reference_truth():

@@ -68,6 +68,26 @@ class Experiment(Config):
     inference: NPEConfig = NPEConfig()
     likelihood: LikelihoodConfig | None = None
 
+    def validate(self) -> None:
+        """Check that host luminosity evolution is simulated wherever it is used.
+
+        Raises:
+            ValueError: if the prior frees, or the truth sets, a ``host_dmag*`` parameter of a
+                simulator without ``survey.host_evolution: true`` (it would be ignored).
+        """
+        evolving = self.simulator is not None and self.simulator.survey.host_evolution
+        fixed = self.truth.build()
+        used = [n for n in _HOST_EVOLUTION if n in self.prior.build(fixed).names]
+        used += [n for n in _HOST_EVOLUTION if getattr(fixed, n) != 0 and n not in used]
+        if used and not evolving:
+            raise ValueError(
+                f"prior/truth use {used}, but the simulator has no host luminosity evolution: "
+                "set simulator.survey.host_evolution: true"
+            )
+
+
+_HOST_EVOLUTION = ("host_dmag0", "host_dmag1", "host_dmag2")
+
 
 def load_experiment(path: str | Path) -> Experiment:
     """Parse and validate an experiment YAML file.

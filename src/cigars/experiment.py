@@ -298,14 +298,17 @@ def _fiducial_dm(exp: Experiment, z) -> np.ndarray:
     """``5 log10(D_M(z) / 10 pc)`` in the experiment's true cosmology (astropy).
 
     What turns a bank galaxy's redshifted 10-pc magnitudes into apparent ones (MODEL.md
-    section 3b).
+    section 3b), with the truth's host luminosity evolution if the simulator has it.
     """
     from astropy.cosmology import w0waCDM
 
     t = experiment_truth(exp)
     cosmo = w0waCDM(H0=t.H0, Om0=t.Om0, Ode0=t.Ode0, w0=t.w0, wa=t.wa)
-    d_m = cosmo.comoving_transverse_distance(np.asarray(z, np.float64)).to_value("Mpc")
-    return 5.0 * np.log10(d_m) + 25.0
+    z = np.asarray(z, np.float64)
+    d_m = cosmo.comoving_transverse_distance(z).to_value("Mpc")
+    evolution = exp.simulator is not None and exp.simulator.survey.host_evolution
+    offset = np.asarray(t.host_mag_offset(z), np.float64) if evolution else 0.0
+    return 5.0 * np.log10(d_m) + 25.0 + offset
 
 
 def reweight_bank(

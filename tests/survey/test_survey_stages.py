@@ -176,6 +176,39 @@ def test_host_detection_matches_brute_force(bank, theta):
     assert 0.01 < got.mean() < 0.99
 
 
+EVOLVING = Theta(Om0=0.4, Ode0=0.6, host_dmag0=0.3, host_dmag1=-1.2, host_dmag2=0.5)
+
+
+def test_host_detection_with_luminosity_evolution_matches_brute_force(bank):
+    theta, depths = EVOLVING, LSST_DEPTHS
+    stage = DetectHosts.from_hosts(bank, depths, z_max=1.5).replace(evolution=True)
+    cat = distances(theta, Catalogue.empty(8, 6))
+    got = np.asarray(jax.jit(stage.__call__)(None, theta, cat).host_detected)
+    z = np.asarray(bank.z, float)
+    dm = astropy_cosmo(theta, "lambdacdm").comoving_transverse_distance(z).value
+    delta = 0.3 - 1.2 * z + 0.5 * z**2
+    mags = np.asarray(bank.abs_mag, float) + (5 * np.log10(dm) + 25 + delta)[:, None]
+    margin = np.max(mags - np.asarray(depths), axis=1)
+    close = np.abs(margin) < 1e-4
+    np.testing.assert_array_equal(got[~close], (margin < 0)[~close])
+    # The offset matters (it changes which galaxies are detected) and is used only when asked.
+    plain = stage.replace(evolution=False)
+    assert np.sum(np.asarray(plain(None, theta, cat).host_detected) != got) > 100
+
+
+def test_pruning_check_sees_luminosity_evolution(bank):
+    reference = Theta()
+    stage, _ = DetectHosts.pruned(
+        bank, LSST_DEPTHS, 0.9, cosmology_from_theta(reference, "lambdacdm"), z_max=1.5
+    )
+    stage = stage.replace(evolution=True)
+    cat = distances(reference, Catalogue.empty(8, 6))
+    # Fainter hosts keep the bound; hosts 0.3 mag brighter are seen 15% farther, beyond it.
+    for dmag0, violated in ((0.3, False), (-0.3, True)):
+        theta = reference.replace(host_dmag0=dmag0)
+        assert bool(stage(None, theta, cat).prune_violated) is violated
+
+
 def test_host_detection_rejects_bad_inputs(bank):
     with pytest.raises(ValueError, match="depths"):
         DetectHosts.from_hosts(bank, (25.0, 26.0))
@@ -204,6 +237,14 @@ def test_host_photometry_and_noise(bank):
     np.testing.assert_array_equal(obs[:half], obs[half:])  # one host, one photometry
     pulls = ((obs - np.asarray(out.host_mag)) / 0.01)[:half].ravel()
     assert stats.kstest(pulls, "norm").pvalue > 1e-3
+    # Host luminosity evolution: every band offset by delta(z_cos), only when asked.
+    evolving = EVOLVING.replace(Om0=0.3, Ode0=0.7)
+    z = np.asarray(bank.z, float)[host]
+    delta = 0.3 - 1.2 * z + 0.5 * z**2
+    for evolution, offset in ((True, delta), (False, 0.0)):
+        stage = ObserveHosts(abs_mag=bank.abs_mag, noise=FixedHostNoise(0.01), evolution=evolution)
+        out = jax.jit(stage.__call__)(jax.random.key(6), evolving, cat)
+        np.testing.assert_allclose(np.asarray(out.host_mag), want + np.c_[offset], atol=2e-4)
 
 
 def test_depth_noise_formula():

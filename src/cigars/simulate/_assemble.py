@@ -109,6 +109,7 @@ def build_simulator(
         )
     else:
         detect = DetectHosts.from_hosts(hosts, depths, z_bank_max, survey.n_cheb)
+    detect = detect.replace(evolution=survey.host_evolution)
     stages = [
         ComputeDistances(
             z_max=z_table,
@@ -128,7 +129,7 @@ def build_simulator(
             mu_convention=survey.mu_convention,
             n_host=hosts.n_host,
         ),
-        ObserveHosts(abs_mag=hosts.abs_mag, noise=host_noise),
+        ObserveHosts(abs_mag=hosts.abs_mag, noise=host_noise, evolution=survey.host_evolution),
         survey.build(),
         ApplySelection(selection=selection),
     ]

@@ -58,6 +58,12 @@ class Theta:
         step_M: host-mass step amplitude :math:`\Delta M` [mag] (reference ``step_M_logmass``).
         step_loc: mass-step location :math:`\mathcal{M}_\mathrm{step}` [log10 M_sun]
             (reference ``step_M_logmass_loc``).
+        host_dmag0, host_dmag1, host_dmag2: host luminosity evolution [mag]: every band of
+            every host galaxy is brighter or fainter than the bank says by
+            :math:`\delta(z) = d_0 + d_1 z + d_2 z^2` (:meth:`host_mag_offset`), in its
+            detection as in its photometry; used only by simulators built with
+            ``survey.host_evolution: true``. Not in the CIGaRS model (0 there): a nuisance
+            that stops the host population from being a calibrated distance indicator.
     """
 
     Om0: Float[Array, "*batch"] | float = 0.3
@@ -76,6 +82,9 @@ class Theta:
     gamma_age: Float[Array, "*batch"] | float = -0.03
     step_M: Float[Array, "*batch"] | float = -0.05
     step_loc: Float[Array, "*batch"] | float = 10.0
+    host_dmag0: Float[Array, "*batch"] | float = 0.0
+    host_dmag1: Float[Array, "*batch"] | float = 0.0
+    host_dmag2: Float[Array, "*batch"] | float = 0.0
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -107,6 +116,17 @@ class Theta:
                 raise ValueError(f"Theta: parameter {field!r} given twice")
             out[field] = value
         return (cls() if base is None else base).replace(**out)
+
+    def host_mag_offset(self, z: Float[Array, "*n"]) -> Float[Array, "*n"]:
+        r"""Host luminosity evolution :math:`\delta(z) = d_0 + d_1 z + d_2 z^2` [mag] at ``z``.
+
+        Args:
+            z: redshifts (scalar parameters; for a batched :class:`Theta`, broadcastable).
+
+        Returns:
+            The magnitude offset added to the bank's magnitudes of a galaxy at ``z``.
+        """
+        return self.host_dmag0 + z * (self.host_dmag1 + z * self.host_dmag2)
 
     def to_dict(self) -> dict[str, Any]:
         """Field name -> value."""

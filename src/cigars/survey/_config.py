@@ -64,6 +64,10 @@ class LSSTSurveyConfig(SurveyConfig, name="lsst"):
         var_x1_mean, var_x1_sd, var_x1_slope: ln W_xx ~ N(mean + slope (m - var_slope_pivot), sd).
         var_c_mean, var_c_sd, var_c_slope: ln W_cc ~ N(mean + slope (m - var_slope_pivot), sd).
         var_slope_pivot: magnitude at which ln W_xx and ln W_cc have their means [mag].
+        host_evolution: offset every host's magnitudes, in detection and photometry, by the
+            host luminosity evolution of the parameters, ``host_dmag0 + host_dmag1 z +
+            host_dmag2 z**2`` (:meth:`~cigars.simulate.Theta.host_mag_offset`; default off,
+            as in the CIGaRS model, whose hosts are then calibrated distance indicators).
     """
 
     n_max: int = dataclasses.field(metadata={"bounds": {"ge": 1}})
@@ -85,6 +89,7 @@ class LSSTSurveyConfig(SurveyConfig, name="lsst"):
     var_x1_slope: float = 0.0
     var_c_slope: float = 0.0
     var_slope_pivot: float = 22.0
+    host_evolution: bool = False
 
     def validate(self) -> None:
         """Check the depths.

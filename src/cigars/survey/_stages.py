@@ -299,6 +299,11 @@ class DetectHosts(AbstractStage):
     simulation then checks that assumption on a redshift grid and sets
     ``catalogue.prune_violated`` if its cosmology breaks it.
 
+    With ``evolution`` the galaxies' magnitudes are offset by the host luminosity evolution
+    :math:`\delta(z)` of the parameters (:meth:`~cigars.simulate.Theta.host_mag_offset`):
+    a galaxy is detected if :math:`D_M(z_g)\,10^{\delta(z_g)/5} < D_g`, and the pruning check
+    uses the same effective distance.
+
     Attributes:
         dm_limit_mpc: (n_host,) largest D_M [Mpc] at which each galaxy is detected.
         z: (n_host,) bank redshifts.
@@ -307,6 +312,7 @@ class DetectHosts(AbstractStage):
         check_dm_min: (n_check,) smallest D_M [Mpc] there that the pruning allows.
         z_max: end of the fit interval (static; must not exceed the distance table's z_max).
         n_cheb: number of Chebyshev terms (static).
+        evolution: apply the host luminosity evolution of the parameters (static).
     """
 
     dm_limit_mpc: Float[Array, " n_host"]
@@ -316,6 +322,7 @@ class DetectHosts(AbstractStage):
     check_dm_min: Float[Array, " n_check"] | None = None
     z_max: float = struct.field(pytree_node=False, default=1.5)
     n_cheb: int = struct.field(pytree_node=False, default=24)
+    evolution: bool = struct.field(pytree_node=False, default=False)
 
     @classmethod
     def from_hosts(
@@ -419,6 +426,8 @@ class DetectHosts(AbstractStage):
             raise ValueError("DetectHosts: a ComputeDistances stage must run first")
         coef = self.dm_coefficients(catalogue.distances)
         dm = self.z * clenshaw(coef, self.t)
+        if self.evolution:
+            dm = dm * _evolution_factor(theta, self.z)
         # A ratio, not dm < limit: XLA:CPU fuses cheap elementwise producers into consumers
         # that broadcast them, which re-evaluated the Clenshaw sum for every SFH bin of the
         # (n_bin, n_host) rates; a divide is "expensive", so the flags are materialised once.
@@ -426,12 +435,19 @@ class DetectHosts(AbstractStage):
         violated = catalogue.prune_violated
         if self.check_z is not None:
             dm_check = tabulated_transverse_comoving_distance(catalogue.distances, self.check_z)
+            if self.evolution:
+                dm_check = dm_check * _evolution_factor(theta, self.check_z)
             violated = violated | jnp.any(~(dm_check >= self.check_dm_min))
         return catalogue.replace(
             host_detected=detected,
             n_hosts_detected=jnp.sum(detected, dtype=jnp.int32),
             prune_violated=violated,
         )
+
+
+def _evolution_factor(theta, z: Float[Array, " n"]) -> Float[Array, " n"]:
+    """``10**(delta(z) / 5)``: the host luminosity evolution as a factor on the distance."""
+    return jnp.exp((0.2 * jnp.log(10.0)) * theta.host_mag_offset(z))
 
 
 def detection_distance_limit(hosts: HostTable, depths: tuple[float, ...]) -> np.ndarray:
@@ -521,22 +537,29 @@ class ObserveHosts(AbstractStage):
     :math:`m_b = M_b + 5\log_{10}(D_M(z_\mathrm{cos})/10\,\mathrm{pc})` (MODEL.md section 3b),
     :math:`\sigma_b` from the noise model, :math:`m_{b,\mathrm{obs}} = m_b + \sigma_b\epsilon_b`
     with :math:`\epsilon` drawn per host (:func:`per_host_standard_normal`), so supernovae in the
-    same host see the same host photometry. Writes ``host_mag``, ``host_mag_obs``,
+    same host see the same host photometry. With ``evolution`` every band gets the host
+    luminosity evolution :math:`\delta(z_\mathrm{cos})` of the parameters
+    (:meth:`~cigars.simulate.Theta.host_mag_offset`). Writes ``host_mag``, ``host_mag_obs``,
     ``host_mag_err``.
 
     Attributes:
         abs_mag: (n_host, n_band) bank redshifted absolute magnitudes.
         noise: the photometric-error model.
+        evolution: apply the host luminosity evolution (static).
     """
 
     abs_mag: Float[Array, "n_host n_band"]
     noise: AbstractHostNoise
+    evolution: bool = struct.field(pytree_node=False, default=False)
 
     def __call__(self, key, theta, catalogue: Catalogue) -> Catalogue:
         """Apparent magnitudes, errors and noisy magnitudes for every slot's host."""
         host = catalogue.host_index
         dm = _slot_dm(catalogue)
-        mag = self.abs_mag[host] + (5.0 * jnp.log10(dm) + 25.0)[:, None]
+        mu = 5.0 * jnp.log10(dm) + 25.0
+        if self.evolution:
+            mu = mu + theta.host_mag_offset(catalogue.z_cos)
+        mag = self.abs_mag[host] + mu[:, None]
         sigma = self.noise.sigma(mag)
         n_host, n_band = self.abs_mag.shape
         eps = per_host_standard_normal(key, host, n_band, mag.dtype, n_host)

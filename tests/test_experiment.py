@@ -58,8 +58,12 @@ def test_host_evolution_parameters_need_the_simulator_switch():
     exp = from_dict(Experiment, {"simulator": on, "prior": prior})
     sim = exp.simulator.build(toy_host_table(200, seed=1), exp.cosmology)
     assert [s.evolution for s in sim.stages if hasattr(s, "evolution")] == [True, True]
-    # A zero-offset truth without the switch is the plain CIGaRS model: accepted.
-    from_dict(Experiment, {"simulator": simulator, "truth": {"values": {"host_dmag2": 0.0}}})
+    # A zero-offset truth without the switch is the plain CIGaRS model: accepted; a non-zero
+    # override of it is not (cigars simulate --truth host_dmag1=0.3).
+    plain = from_dict(Experiment, {"simulator": simulator, "truth": {"values": {"host_dmag2": 0}}})
+    with pytest.raises(ValueError, match="host_evolution: true"):
+        experiment_truth(plain, {"host_dmag1": 0.3})
+    assert experiment_truth(exp, {"host_dmag1": 0.3}).host_mag_offset(2.0) == pytest.approx(0.6)
 
 
 def test_reference_configs_hold_the_reference_truth():

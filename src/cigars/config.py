@@ -75,13 +75,27 @@ class Experiment(Config):
             ValueError: if the prior frees, or the truth sets, a ``host_dmag*`` parameter of a
                 simulator without ``survey.host_evolution: true`` (it would be ignored).
         """
-        evolving = self.simulator is not None and self.simulator.survey.host_evolution
         fixed = self.truth.build()
-        used = [n for n in _HOST_EVOLUTION if n in self.prior.build(fixed).names]
-        used += [n for n in _HOST_EVOLUTION if getattr(fixed, n) != 0 and n not in used]
-        if used and not evolving:
+        self.check_host_evolution(
+            [n for n in _HOST_EVOLUTION if n in self.prior.build(fixed).names], "prior"
+        )
+        self.check_host_evolution(fixed, "truth")
+
+    def check_host_evolution(self, used, where: str) -> None:
+        """Refuse host luminosity evolution that this experiment's simulator would ignore.
+
+        Args:
+            used: ``host_dmag*`` parameter names, or a ``Theta`` (its non-zero ones count).
+            where: what uses them (for the message).
+
+        Raises:
+            ValueError: naming ``where`` and the parameters.
+        """
+        if not isinstance(used, list):
+            used = [n for n in _HOST_EVOLUTION if getattr(used, n) != 0]
+        if used and not (self.simulator is not None and self.simulator.survey.host_evolution):
             raise ValueError(
-                f"prior/truth use {used}, but the simulator has no host luminosity evolution: "
+                f"{where} uses {used}, but the simulator has no host luminosity evolution: "
                 "set simulator.survey.host_evolution: true"
             )
 

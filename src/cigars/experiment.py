@@ -36,7 +36,9 @@ def experiment_truth(exp: Experiment, overrides: Mapping[str, float] | None = No
     if cosmo.Ode0 is not None:
         base["Ode0"] = float(cosmo.Ode0)
     theta = Theta.from_mapping({**base, **exp.truth.values})
-    return Theta.from_mapping(dict(overrides or {}), base=theta)
+    theta = Theta.from_mapping(dict(overrides or {}), base=theta)
+    exp.check_host_evolution(theta, "the truth")
+    return theta
 
 
 def build_experiment_bank(

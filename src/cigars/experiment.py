@@ -300,7 +300,8 @@ def _fiducial_dm(exp: Experiment, z) -> np.ndarray:
     """``5 log10(D_M(z) / 10 pc)`` in the experiment's true cosmology (astropy).
 
     What turns a bank galaxy's redshifted 10-pc magnitudes into apparent ones (MODEL.md
-    section 3b), with the truth's host luminosity evolution if the simulator has it.
+    section 3b), with the truth's host luminosity evolution (zero unless the simulator has
+    it: :func:`experiment_truth` refuses it otherwise).
     """
     from astropy.cosmology import w0waCDM
 
@@ -308,9 +309,7 @@ def _fiducial_dm(exp: Experiment, z) -> np.ndarray:
     cosmo = w0waCDM(H0=t.H0, Om0=t.Om0, Ode0=t.Ode0, w0=t.w0, wa=t.wa)
     z = np.asarray(z, np.float64)
     d_m = cosmo.comoving_transverse_distance(z).to_value("Mpc")
-    evolution = exp.simulator is not None and exp.simulator.survey.host_evolution
-    offset = np.asarray(t.host_mag_offset(z), np.float64) if evolution else 0.0
-    return 5.0 * np.log10(d_m) + 25.0 + offset
+    return 5.0 * np.log10(d_m) + 25.0 + np.asarray(t.host_mag_offset(z), np.float64)
 
 
 def reweight_bank(

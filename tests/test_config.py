@@ -95,3 +95,47 @@ def test_load_yaml_errors(tmp_path):
     listy.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping at the top level"):
         load_yaml(listy)
+
+
+def test_extends_applies_the_file_over_its_base(tmp_path):
+    """`extends` is relative to the extending file, chains, merges mappings key by key, starts
+    a component afresh when its `type` changes, and replaces lists and nulls."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "root.yaml").write_text(
+        "name: root\ncount: 2\nshape: {type: box, sides: [1, 2], fill: hatched}\n"
+        "weights: {a: 1.0, b: 2.0}\nlabel: hello\n"
+    )
+    (tmp_path / "base" / "middle.yaml").write_text(
+        "extends: root.yaml\ncount: 5\nshape: {sides: [7, 8, 9]}\nweights: {b: 3.0}\n"
+    )
+    (tmp_path / "leaf.yaml").write_text("extends: base/middle.yaml\nname: leaf\nlabel: null\n")
+    scene = from_dict(SceneConfig, load_yaml(tmp_path / "leaf.yaml"))
+    assert scene == SceneConfig(
+        name="leaf",
+        count=5,
+        shape=BoxConfig(sides=(7.0, 8.0, 9.0), fill="hatched"),
+        weights={"a": 1.0, "b": 3.0},
+        label=None,
+    )
+    (tmp_path / "circle.yaml").write_text("extends: base/middle.yaml\nshape: {type: circle}\n")
+    # The box's settings do not leak into the circle (which would reject `sides`).
+    assert from_dict(SceneConfig, load_yaml(tmp_path / "circle.yaml")).shape == CircleConfig()
+
+
+def test_extends_errors_name_the_extending_file(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("extends: b.yaml\ncount: 1\n")
+    b.write_text("extends: a.yaml\n")
+    cycle = r"b\.yaml: extends: the files extend each other: .*a\.yaml -> .*b\.yaml -> .*a\.yaml"
+    with pytest.raises(ConfigError, match=cycle):
+        load_yaml(a)
+    a.write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match=r"a\.yaml: extends: base config .*nowhere\.yaml not"):
+        load_yaml(a)
+    a.write_text("extends: [b.yaml]\n")
+    with pytest.raises(ConfigError, match=r"a\.yaml: extends: expected the path"):
+        load_yaml(a)
+    b.write_text("count: [1\n")
+    a.write_text("extends: b.yaml\n")
+    with pytest.raises(ConfigError, match=r"b\.yaml: invalid YAML"):
+        load_yaml(a)

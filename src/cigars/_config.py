@@ -7,7 +7,8 @@ Config classes are frozen dataclasses whose fields are the component's construct
 with real defaults; ``build()`` returns the component.
 
 Parsing is strict: unknown keys, wrong types and out-of-range values raise :class:`ConfigError`
-naming the file, the dotted key and what was expected.
+naming the file, the dotted key and what was expected. A YAML file may start from another
+(``extends: BASE.yaml``, :func:`load_yaml`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "bounded",
     "from_dict",
     "load_yaml",
+    "merge_mappings",
     "to_dict",
 ]
 
@@ -279,8 +281,15 @@ def to_dict(cfg: Config) -> dict[str, Any]:
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, turning syntax errors into :class:`ConfigError`."""
-    path = Path(path)
+    """Read a YAML mapping, turning syntax errors into :class:`ConfigError`.
+
+    A top-level ``extends: BASE.yaml`` (a path relative to the file) reads that file first and
+    applies this one over it (:func:`merge_mappings`); the base may extend another.
+    """
+    return _load_extending(Path(path), ())
+
+
+def _load_extending(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError("file not found", file=path)
     try:
@@ -293,4 +302,39 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(
             f"expected a mapping at the top level, got {type(data).__name__}", file=path
         )
-    return dict(data)
+    data = dict(data)
+    if "extends" not in data:
+        return data
+    base = data.pop("extends")
+    if not isinstance(base, str) or not base:
+        raise ConfigError(
+            f"expected the path of a config file (relative to this one), got {base!r}",
+            file=path,
+            key="extends",
+        )
+    base_path = path.parent / base
+    chain = (*chain, path.resolve())
+    if base_path.resolve() in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, base_path.resolve()))
+        raise ConfigError(f"the files extend each other: {cycle}", file=path, key="extends")
+    if not base_path.is_file():
+        raise ConfigError(f"base config {base_path} not found", file=path, key="extends")
+    return merge_mappings(_load_extending(base_path, chain), data)
+
+
+def merge_mappings(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` applied over it.
+
+    Each key of ``override`` replaces the base's value, except that two mappings merge key by
+    key (recursively) unless ``override`` gives another ``type:`` (another component, whose
+    settings start afresh). Lists and ``null`` replace.
+    """
+    out = dict(base)
+    for key, value in override.items():
+        old = out.get(key)
+        same_kind = isinstance(old, Mapping) and isinstance(value, Mapping)
+        if same_kind and value.get("type", old.get("type")) == old.get("type"):
+            out[key] = merge_mappings(old, value)
+        else:
+            out[key] = value
+    return out

@@ -12,7 +12,7 @@ photometry by w, so the re-weighted model's SN hosts follow the data's host phot
 redshift, while the redshift distribution stays the model's (cosmology and selection).
 
 The classifier is a logistic regression on polynomial features (cubic by default) of ``[z, mean
-magnitude, adjacent colours]``: smooth, fitted by L-BFGS on a few thousand objects in seconds.
+magnitude, adjacent colours]``: smooth and convex, fitted to its optimum by Newton steps (trust region) in well under a second.
 The data class is re-weighted to the model's redshift distribution (histogram in quantile bins
 of the data's redshifts), so the classifier sees only how the photometry differs at a given
 redshift.
@@ -167,7 +167,16 @@ class PhotometryRatio:
             grad[1:] += 2.0 * ridge * beta[1:]
             return value, grad
 
-        res = minimize(loss, np.zeros(phi.shape[1]), jac=True, method="L-BFGS-B")
+        def hessian(beta):
+            t = phi @ beta
+            curvature = w * 0.25 * (1.0 - np.tanh(0.5 * t) ** 2)  # w sig (1 - sig)
+            h = (phi.T * (curvature / len(y))) @ phi
+            h[1:, 1:] += 2.0 * ridge * np.eye(len(beta) - 1)
+            return h
+
+        # Convex: Newton steps in a trust region converge in tens of iterations, where L-BFGS-B
+        # took ~1,400 on the quick-start model's hosts (28 s against ~1 s).
+        res = minimize(loss, np.zeros(phi.shape[1]), jac=True, hess=hessian, method="trust-exact")
         if not np.all(np.isfinite(res.x)):
             raise ValueError(f"PhotometryRatio.fit: the fit failed ({res.message})")
         t = phi[len(data) :] @ res.x  # the model rows' log odds

@@ -12,7 +12,8 @@ photometry by w, so the re-weighted model's SN hosts follow the data's host phot
 redshift, while the redshift distribution stays the model's (cosmology and selection).
 
 The classifier is a logistic regression on polynomial features (cubic by default) of ``[z, mean
-magnitude, adjacent colours]``: smooth and convex, fitted to its optimum by Newton steps (trust region) in well under a second.
+magnitude, adjacent colours]``: smooth and convex, fitted to its optimum by Newton steps (trust
+region) in well under a second.
 The data class is re-weighted to the model's redshift distribution (histogram in quantile bins
 of the data's redshifts), so the classifier sees only how the photometry differs at a given
 redshift.

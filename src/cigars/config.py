@@ -23,7 +23,7 @@ from cigars.hosts import (
 )
 from cigars.inference import NPEConfig
 from cigars.likelihood import LikelihoodConfig
-from cigars.simulate import PriorConfig, SimulatorConfig, TruthConfig
+from cigars.simulate import PriorConfig, SimulatorConfig, Theta, TruthConfig
 
 __all__ = [
     "Component",
@@ -77,7 +77,7 @@ class Experiment(Config):
         """
         fixed = self.truth.build()
         self.check_host_evolution(
-            [n for n in _HOST_EVOLUTION if n in self.prior.build(fixed).names], "prior"
+            [n for n in Theta.HOST_EVOLUTION if n in self.prior.build(fixed).names], "prior"
         )
         self.check_host_evolution(fixed, "truth")
 
@@ -92,15 +92,12 @@ class Experiment(Config):
             ValueError: naming ``where`` and the parameters.
         """
         if not isinstance(used, list):
-            used = [n for n in _HOST_EVOLUTION if getattr(used, n) != 0]
+            used = [n for n in Theta.HOST_EVOLUTION if getattr(used, n) != 0]
         if used and not (self.simulator is not None and self.simulator.survey.host_evolution):
             raise ValueError(
                 f"{where} uses {used}, but the simulator has no host luminosity evolution: "
                 "set simulator.survey.host_evolution: true"
             )
-
-
-_HOST_EVOLUTION = ("host_dmag0", "host_dmag1", "host_dmag2")
 
 
 def load_experiment(path: str | Path) -> Experiment:

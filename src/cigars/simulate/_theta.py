@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from flax import struct
 
@@ -85,6 +85,9 @@ class Theta:
     host_dmag0: Float[Array, "*batch"] | float = 0.0
     host_dmag1: Float[Array, "*batch"] | float = 0.0
     host_dmag2: Float[Array, "*batch"] | float = 0.0
+
+    #: The host luminosity evolution parameters (:meth:`host_mag_offset`).
+    HOST_EVOLUTION: ClassVar[tuple[str, ...]] = ("host_dmag0", "host_dmag1", "host_dmag2")
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

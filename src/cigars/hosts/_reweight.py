@@ -175,8 +175,8 @@ class PhotometryRatio:
             h[1:, 1:] += 2.0 * ridge * np.eye(len(beta) - 1)
             return h
 
-        # Convex: Newton steps in a trust region converge in tens of iterations, where L-BFGS-B
-        # took ~1,400 on the quick-start model's hosts (28 s against ~1 s).
+        # Convex: Newton steps in a trust region converge in under ten iterations, where
+        # L-BFGS-B took ~1,400 on the quick-start model's hosts (28 s per fit; now well under 1).
         res = minimize(loss, np.zeros(phi.shape[1]), jac=True, hess=hessian, method="trust-exact")
         if not np.all(np.isfinite(res.x)):
             raise ValueError(f"PhotometryRatio.fit: the fit failed ({res.message})")

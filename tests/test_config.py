@@ -99,7 +99,7 @@ def test_load_yaml_errors(tmp_path):
 
 def test_extends_applies_the_file_over_its_base(tmp_path):
     """`extends` is relative to the extending file, chains, merges mappings key by key, starts
-    a component afresh when its `type` changes, and replaces lists and nulls."""
+    a component afresh when its `type` changes, replaces lists, and null removes a key."""
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "root.yaml").write_text(
         "name: root\ncount: 2\nshape: {type: box, sides: [1, 2], fill: hatched}\n"
@@ -108,13 +108,15 @@ def test_extends_applies_the_file_over_its_base(tmp_path):
     (tmp_path / "base" / "middle.yaml").write_text(
         "extends: root.yaml\ncount: 5\nshape: {sides: [7, 8, 9]}\nweights: {b: 3.0}\n"
     )
-    (tmp_path / "leaf.yaml").write_text("extends: base/middle.yaml\nname: leaf\nlabel: null\n")
+    (tmp_path / "leaf.yaml").write_text(
+        "extends: base/middle.yaml\nname: leaf\nlabel: null\nweights: {a: null}\n"
+    )
     scene = from_dict(SceneConfig, load_yaml(tmp_path / "leaf.yaml"))
     assert scene == SceneConfig(
         name="leaf",
         count=5,
         shape=BoxConfig(sides=(7.0, 8.0, 9.0), fill="hatched"),
-        weights={"a": 1.0, "b": 3.0},
+        weights={"b": 3.0},  # null drops an entry of a free mapping
         label=None,
     )
     (tmp_path / "circle.yaml").write_text("extends: base/middle.yaml\nshape: {type: circle}\n")

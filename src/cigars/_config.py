@@ -327,10 +327,15 @@ def merge_mappings(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict
 
     Each key of ``override`` replaces the base's value, except that two mappings merge key by
     key (recursively) unless ``override`` gives another ``type:`` (another component, whose
-    settings start afresh). Lists and ``null`` replace.
+    settings start afresh). Lists replace. ``null`` removes the key, so its default applies
+    (for a config field that may be null, the default is null) and an entry of a free mapping
+    (a prior parameter, a truth value) is dropped.
     """
     out = dict(base)
     for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+            continue
         old = out.get(key)
         same_kind = isinstance(old, Mapping) and isinstance(value, Mapping)
         if same_kind and value.get("type", old.get("type")) == old.get("type"):

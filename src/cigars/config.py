@@ -79,20 +79,18 @@ class Experiment(Config):
         self.check_host_evolution(
             [n for n in Theta.HOST_EVOLUTION if n in self.prior.build(fixed).names], "prior"
         )
-        self.check_host_evolution(fixed, "truth")
+        self.check_host_evolution(fixed.host_evolution_in_use(), "truth")
 
-    def check_host_evolution(self, used, where: str) -> None:
+    def check_host_evolution(self, used: list[str], where: str) -> None:
         """Refuse host luminosity evolution that this experiment's simulator would ignore.
 
         Args:
-            used: ``host_dmag*`` parameter names, or a ``Theta`` (its non-zero ones count).
+            used: the ``host_dmag*`` parameters that ``where`` frees or sets non-zero.
             where: what uses them (for the message).
 
         Raises:
             ValueError: naming ``where`` and the parameters.
         """
-        if not isinstance(used, list):
-            used = [n for n in Theta.HOST_EVOLUTION if getattr(used, n) != 0]
         if used and not (self.simulator is not None and self.simulator.survey.host_evolution):
             raise ValueError(
                 f"{where} uses {used}, but the simulator has no host luminosity evolution: "

@@ -37,7 +37,7 @@ def experiment_truth(exp: Experiment, overrides: Mapping[str, float] | None = No
         base["Ode0"] = float(cosmo.Ode0)
     theta = Theta.from_mapping({**base, **exp.truth.values})
     theta = Theta.from_mapping(dict(overrides or {}), base=theta)
-    exp.check_host_evolution(theta, "the truth")
+    exp.check_host_evolution(theta.host_evolution_in_use(), "the truth")
     return theta
 
 

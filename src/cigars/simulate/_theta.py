@@ -131,6 +131,10 @@ class Theta:
         """
         return self.host_dmag0 + z * (self.host_dmag1 + z * self.host_dmag2)
 
+    def host_evolution_in_use(self) -> list[str]:
+        """The host luminosity evolution parameters set to non-zero values (concrete values)."""
+        return [name for name in self.HOST_EVOLUTION if getattr(self, name) != 0]
+
     def to_dict(self) -> dict[str, Any]:
         """Field name -> value."""
         return {name: getattr(self, name) for name in self.names()}

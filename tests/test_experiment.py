@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cigars._config import load_yaml, merge_mappings
 from cigars.config import ConfigError, Experiment, from_dict, load_experiment
 from cigars.experiment import experiment_truth
 from cigars.simulate import toy_host_table
@@ -64,6 +65,16 @@ def test_host_evolution_parameters_need_the_simulator_switch():
     with pytest.raises(ValueError, match="host_evolution: true"):
         experiment_truth(plain, {"host_dmag1": 0.3})
     assert experiment_truth(exp, {"host_dmag1": 0.3}).host_mag_offset(2.0) == pytest.approx(0.6)
+
+
+def test_laplace_frame_needs_the_sub_models_laplace_features():
+    raw = load_yaml(ROOT / "configs" / "quickstart-knownhosts.yaml")
+    frame = {"estimator": {"global_frame": "laplace"}}
+    exp = from_dict(Experiment, merge_mappings(raw, {"inference": frame}))
+    assert exp.inference.estimator.global_frame == "laplace"
+    off = {"inference": frame, "likelihood": {"sub_model": {"laplace": False}}}
+    with pytest.raises(ConfigError, match="set likelihood.sub_model.laplace: true"):
+        from_dict(Experiment, merge_mappings(raw, off))
 
 
 def test_reference_configs_hold_the_reference_truth():

@@ -69,17 +69,26 @@ class Experiment(Config):
     likelihood: LikelihoodConfig | None = None
 
     def validate(self) -> None:
-        """Check that host luminosity evolution is simulated wherever it is used.
+        """Check the sections against each other.
 
         Raises:
             ValueError: if the prior frees, or the truth sets, a ``host_dmag*`` parameter of a
-                simulator without ``survey.host_evolution: true`` (it would be ignored).
+                simulator without ``survey.host_evolution: true`` (it would be ignored); or if
+                the estimator's ``global_frame: laplace`` has no Laplace features to read
+                (``likelihood.sub_model.laplace``).
         """
         fixed = self.truth.build()
         self.check_host_evolution(
             [n for n in Theta.HOST_EVOLUTION if n in self.prior.build(fixed).names], "prior"
         )
         self.check_host_evolution(fixed.host_evolution_in_use(), "truth")
+        sub = getattr(self.likelihood, "sub_model", None)
+        if self.inference.estimator.global_frame == "laplace" and not (sub and sub.laplace):
+            raise ValueError(
+                "inference.estimator.global_frame: laplace reads each sample's Laplace "
+                "features, which only the known-hosts sub-model makes: set "
+                "likelihood.sub_model.laplace: true"
+            )
 
     def check_host_evolution(self, used: list[str], where: str) -> None:
         """Refuse host luminosity evolution that this experiment's simulator would ignore.

@@ -16,8 +16,10 @@ not once per draw and object), acting on standardised unconstrained variables
     z = (u - m) / sd,   u = T^{-1}(theta)
 
 with ``T`` the bijection onto the support (:class:`~cigars.inference.SupportTransform`) and
-``m, sd`` fixed statistics from a pilot set of simulations. Training minimises (Papamakarios &
-Murray 2016; Greenberg et al. 2019, amortised NPE) the simulation average of
+``m, sd`` fixed statistics from a pilot set of simulations (or, for the globals with
+``global_frame: laplace``, ``w = L^-1 (u - mode)`` in each survey's own Gaussian approximation
+carried by its data; see :class:`~cigars.inference.EstimatorConfig`). Training minimises
+(Papamakarios & Murray 2016; Greenberg et al. 2019, amortised NPE) the simulation average of
 
     -log q_g(z_theta | s) + w * mean_{i in K} [-log q_l(z_{l_i} | e_i, z_theta, s, c_i)],
 
@@ -214,6 +216,17 @@ class HierarchicalNPE(nnx.Module):
         self.config = config
         self.n_theta, self.n_local, self.n_feat, self.n_ctx = n_theta, n_local, n_feat, n_ctx
         self.theta_lower, self.theta_upper = tt.lower, tt.upper
+        # The Laplace frame's columns: the last 2d + d(d-1)/2 features (EstimatorConfig).
+        self.frame_start = None
+        if config.global_frame == "laplace":
+            n_frame = n_theta * (n_theta + 3) // 2
+            if n_feat < n_frame:
+                raise ValueError(
+                    f"estimator.global_frame: laplace reads the last {n_frame} data columns "
+                    f"(mode, log sds, correlations of {n_theta} globals), but the data have "
+                    f"{n_feat}"
+                )
+            self.frame_start = n_feat - n_frame
         self.local_lower, self.local_upper = lt.lower, lt.upper
 
         f32 = jnp.float32
@@ -463,6 +476,71 @@ class HierarchicalNPE(nnx.Module):
         """Standardised unconstrained ``z`` -> physical globals."""
         return self.theta_transform.forward(z * self.theta_std[...] + self.theta_mean[...])[0]
 
+    def _frame(self, data, mask):
+        """The survey's Laplace frame ``(loc, L_inv, log|det L|)``: ``u = loc + L w``.
+
+        Read from the first valid object's last columns (every valid object carries the same
+        sample-level features). The log sds are kept within [1e-3, 10] times the pilot sds and
+        the correlation matrix is shrunk by 10 eps towards the identity before its Cholesky
+        factor is taken (a frame that fails, e.g. a non-finite one, falls back to the pilot
+        frame): any frame gives an exact density, so this only guards the arithmetic.
+        """
+        d = self.n_theta
+        first = jnp.argmax(mask, axis=-1)
+        row = jnp.take_along_axis(data, first[..., None, None], axis=-2)[..., 0, self.frame_start :]
+        mean, sd = self.theta_mean[...], self.theta_std[...]
+        loc = row[..., :d]
+        log_sd = jnp.clip(row[..., d : 2 * d], jnp.log(1e-3 * sd), jnp.log(10.0 * sd))
+        iu = np.triu_indices(d, 1)
+        corr = (
+            jnp.zeros(row.shape[:-1] + (d, d), row.dtype)
+            .at[..., iu[0], iu[1]]
+            .set(row[..., 2 * d :])
+        )
+        eye = jnp.eye(d, dtype=row.dtype)
+        tiny = 10 * float(jnp.finfo(row.dtype).eps)
+        corr = (1 - tiny) * (corr + jnp.swapaxes(corr, -1, -2) + eye) + tiny * eye
+        chol = jnp.linalg.cholesky(corr)
+        chol_inv = jax.scipy.linalg.solve_triangular(
+            chol, jnp.broadcast_to(eye, chol.shape), lower=True
+        )
+        l_inv = chol_inv / jnp.exp(log_sd)[..., None, :]
+        log_det = jnp.sum(log_sd, -1) + jnp.sum(jnp.log(jnp.diagonal(chol, 0, -2, -1)), -1)
+        ok = (
+            jnp.all(jnp.isfinite(loc), -1)
+            & jnp.all(jnp.isfinite(l_inv), (-2, -1))
+            & jnp.isfinite(log_det)
+        )
+        pilot_inv = jnp.diag(1.0 / sd)
+        loc = jnp.where(ok[..., None], loc, mean)
+        l_inv = jnp.where(ok[..., None, None], l_inv, pilot_inv)
+        log_det = jnp.where(ok, log_det, jnp.sum(jnp.log(sd)))
+        return loc, l_inv, log_det
+
+    def theta_to_w(self, theta, data, mask):
+        """Physical globals -> the global flow's variables ``w`` for the survey ``(data, mask)``.
+
+        ``w`` is the pilot-standardised ``z`` (:meth:`theta_to_z`) with ``global_frame:
+        pilot``, and ``L^-1 (u - mode)`` in the survey's Laplace frame otherwise.
+
+        Returns:
+            ``(w, log|dw/dtheta|)``.
+        """
+        if self.frame_start is None:
+            return self.theta_to_z(theta)
+        u, ld = self.theta_transform.inverse(theta)
+        loc, l_inv, log_det = self._frame(data, mask)
+        w = (l_inv @ (u - loc)[..., None])[..., 0]
+        return w, ld - log_det
+
+    def w_to_theta(self, w, data, mask):
+        """The global flow's variables -> physical globals (inverse of :meth:`theta_to_w`)."""
+        if self.frame_start is None:
+            return self.z_to_theta(w)
+        loc, l_inv, _ = self._frame(data, mask)
+        u = loc + jnp.linalg.solve(l_inv, w[..., None])[..., 0]
+        return self.theta_transform.forward(u)[0]
+
     def local_to_z(self, local: Float[Array, "... n_local"]):
         """Physical locals -> standardised unconstrained ``z``; returns ``(z, log|dz/dl|)``."""
         u, ld = self.local_transform.inverse(local)
@@ -564,7 +642,14 @@ class HierarchicalNPE(nnx.Module):
         """
         s, e, c = self.embed(sims.data, sims.mask, sims.context)
         z_theta, _ = self.theta_to_z(sims.theta)
-        lp = self.global_flow.log_prob(z_theta, s)
+        if self.frame_start is None:
+            lp = self.global_flow.log_prob(z_theta, s)
+        else:
+            w_theta, _ = self.theta_to_w(sims.theta, sims.data, sims.mask)
+            _, _, log_det = self._frame(sims.data, sims.mask)
+            # The density of z (log|dw/dz| added), so that both frames' losses compare.
+            lp = self.global_flow.log_prob(w_theta, s)
+            lp = lp + jnp.sum(jnp.log(self.theta_std[...])) - log_det
         w = jnp.ones_like(lp) if weight is None else jnp.asarray(weight, lp.dtype)
         global_nll = -jnp.sum(w * lp) / jnp.maximum(jnp.sum(w), 1e-12)
         if not self.n_local:
@@ -609,8 +694,8 @@ class HierarchicalNPE(nnx.Module):
         """Log posterior density of the globals in physical units, ``log q(theta | X)``."""
         context = self.resolve_context(data, context)
         s, _, _ = self.embed(data, mask, context)
-        z, ld = self.theta_to_z(theta)
-        return self.global_flow.log_prob(z, s) + ld
+        w, ld = self.theta_to_w(theta, data, mask)
+        return self.global_flow.log_prob(w, s) + ld
 
     def log_prob_locals(
         self,
@@ -675,8 +760,9 @@ class HierarchicalNPE(nnx.Module):
         mask = jnp.asarray(mask, bool)
         k_g, k_l = jax.random.split(key)
         s, e, c = self.embed(data, mask, context)
-        z_theta = self.global_flow.sample(k_g, s, num_samples)
-        theta = self.z_to_theta(z_theta)
+        w = self.global_flow.sample(k_g, s, num_samples)
+        theta = self.w_to_theta(w, data, mask)
+        z_theta = w if self.frame_start is None else self.theta_to_z(theta)[0]
         if not self.n_local:
             return theta, jnp.zeros((num_samples, data.shape[0], 0), theta.dtype)
 

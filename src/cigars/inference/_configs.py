@@ -57,16 +57,15 @@ class EstimatorConfig(Config):
             and an auxiliary local flow without the lookup is trained beside the sampled one
             (so the encoder still learns the latents that the set summary needs). Needs
             ``local_posterior: flow``.
-        global_frame: the affine frame in which the global flow models the unconstrained
-            globals ``u``. ``pilot``: standardised by fixed means and sds from the pilot set.
+        global_frame: the frame in which the global flow models the unconstrained globals
+            ``u``. ``pilot``: standardised by fixed means and sds from the pilot set.
             ``laplace``: each survey's own Gaussian approximation of the posterior,
-            ``w = L^-1 (u - mode)`` with ``L L^T`` its covariance, read from the last
-            ``2d + d(d-1)/2`` data columns (``d`` globals: mode, log sds, correlations in
-            row-major upper-triangle order, as the known-hosts sub-model's
-            ``sub_model.laplace`` features are). The flow then learns the posterior's departure
-            from that approximation (selection, non-Gaussianity) rather than its position and
-            width across the whole prior. Any frame gives an exact density; the approximation
-            only has to be good for the frame to help.
+            ``w = (u - mode) / (2 sd)`` (twice its marginal sds), read from the last
+            ``2d + d(d-1)/2`` data columns (``d`` globals: mode, log sds, correlations, as the
+            known-hosts sub-model's ``sub_model.laplace`` features are). The flow then learns
+            the posterior's departure from that approximation (selection, non-Gaussianity)
+            rather than its position and width across the whole prior. Any frame gives an
+            exact density; the approximation only has to be good for the frame to help.
     """
 
     embed_dim: int = bounded(64, ge=1)

@@ -440,10 +440,10 @@ def _laplace_columns(mode, cov):
 
 def test_laplace_frame_centres_and_scales_by_the_surveys_gaussian(key, x64):
     """``global_frame: laplace``: for globals drawn from the Gaussian that a survey's trailing
-    columns describe (in the unconstrained space), the flow's variables have mean 0 and
-    covariance corr / 4 (twice the marginal sds), and the change of variables' density is the
-    Gaussian's (scipy, with du/dtheta written out); a non-finite entry falls back to the pilot
-    standardisation."""
+    columns describe (in the unconstrained space), the flow's variables before their asinh have
+    mean 0 and covariance corr / 4 (twice the marginal sds), and the change of variables'
+    density is the Gaussian's (scipy, with du/dtheta written out); a non-finite entry falls
+    back to the pilot standardisation."""
     rng = np.random.default_rng(1)
     lo, hi = np.array([0.0, -np.inf, -1.0]), np.array([2.0, np.inf, 1.0])
     a = rng.normal(size=(3, 3))
@@ -469,10 +469,12 @@ def test_laplace_frame_centres_and_scales_by_the_surveys_gaussian(key, x64):
     )
     w, ld = model.theta_to_w(jnp.asarray(theta), data, mask)
     w = np.asarray(w)
-    np.testing.assert_allclose(w.mean(0), 0.0, atol=0.02)
-    np.testing.assert_allclose(np.cov(w, rowvar=False), cov / np.outer(sd, sd) / 4, atol=0.01)
-    # the density of w under N(0, corr / 4) is the Gaussian's density of u
-    got = stats.multivariate_normal(np.zeros(3), cov / np.outer(sd, sd) / 4).logpdf(w)
+    x = np.sinh(w)  # the frame's offsets before the asinh
+    np.testing.assert_allclose(x.mean(0), 0.0, atol=0.02)
+    np.testing.assert_allclose(np.cov(x, rowvar=False), cov / np.outer(sd, sd) / 4, atol=0.01)
+    # the density of x under N(0, corr / 4), times |dx/dw| = cosh(w), is the Gaussian's of u
+    got = stats.multivariate_normal(np.zeros(3), cov / np.outer(sd, sd) / 4).logpdf(x)
+    got += np.log(np.cosh(w)).sum(1)
     expected = stats.multivariate_normal(mode, cov).logpdf(u) + log_du_dtheta
     np.testing.assert_allclose(got + np.asarray(ld), expected, rtol=1e-6, atol=1e-6)
     back = model.w_to_theta(jnp.asarray(w), data, mask)
@@ -493,7 +495,8 @@ def test_laplace_frame_centres_and_scales_by_the_surveys_gaussian(key, x64):
 
     nan = data.at[:, 2].set(jnp.nan)  # the first global's mode
     w_nan, _ = model.theta_to_w(jnp.asarray(theta[:10]), nan, mask)
-    np.testing.assert_allclose(w_nan[:, 0], model.theta_to_z(jnp.asarray(theta[:10]))[0][:, 0])
+    z_pilot = model.theta_to_z(jnp.asarray(theta[:10]))[0]
+    np.testing.assert_allclose(w_nan[:, 0], np.arcsinh(z_pilot[:, 0]), rtol=1e-6)
     np.testing.assert_allclose(w_nan[:, 1:], w[:10, 1:], rtol=1e-6)
     with pytest.raises(ValueError, match="global_frame: laplace reads the last 9"):
         HierarchicalNPE(config, n_theta=3, n_local=0, n_feat=8, rngs=nnx.Rngs(0))

@@ -59,13 +59,15 @@ class EstimatorConfig(Config):
             ``local_posterior: flow``.
         global_frame: the frame in which the global flow models the unconstrained globals
             ``u``. ``pilot``: standardised by fixed means and sds from the pilot set.
-            ``laplace``: each survey's own Gaussian approximation of the posterior,
-            ``w = (u - mode) / (2 sd)`` (twice its marginal sds), read from the last
-            ``2d + d(d-1)/2`` data columns (``d`` globals: mode, log sds, correlations, as the
-            known-hosts sub-model's ``sub_model.laplace`` features are). The flow then learns
-            the posterior's departure from that approximation (selection, non-Gaussianity)
-            rather than its position and width across the whole prior. Any frame gives an
-            exact density; the approximation only has to be good for the frame to help.
+            ``laplace``: centred and scaled by each survey's own Gaussian approximation of
+            the posterior, ``w = asinh((u - mode) / (2 sd))``
+            (:meth:`~cigars.inference.HierarchicalNPE.theta_to_w` says why so), read from the
+            last ``2d + d(d-1)/2`` data columns (``d`` globals: mode, log sds, correlations, as
+            the known-hosts sub-model's ``sub_model.laplace`` features are). The flow then
+            learns the posterior's departure from that approximation (selection,
+            non-Gaussianity) rather than its position and width across the whole prior. Any
+            frame gives an exact density; the approximation only has to be good for the frame
+            to help.
     """
 
     embed_dim: int = bounded(64, ge=1)

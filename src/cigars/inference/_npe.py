@@ -17,7 +17,7 @@ not once per draw and object), acting on standardised unconstrained variables
 
 with ``T`` the bijection onto the support (:class:`~cigars.inference.SupportTransform`) and
 ``m, sd`` fixed statistics from a pilot set of simulations (or, for the globals with
-``global_frame: laplace``, ``w = (u - mode) / (2 sd)`` from each survey's own Gaussian
+``global_frame: laplace``, ``w = asinh((u - mode) / (2 sd))`` from each survey's own Gaussian
 approximation carried by its data; see :class:`~cigars.inference.EstimatorConfig`). Training
 minimises (Papamakarios & Murray 2016; Greenberg et al. 2019, amortised NPE) the simulation
 average of
@@ -478,39 +478,44 @@ class HierarchicalNPE(nnx.Module):
         return self.theta_transform.forward(z * self.theta_std[...] + self.theta_mean[...])[0]
 
     def _frame(self, data, mask):
-        """The survey's Laplace frame ``(loc, scale)``: ``u = loc + scale * w``.
+        """The survey's Laplace frame ``(loc, scale)`` (see :meth:`theta_to_w`).
 
         ``loc`` is the Laplace mode and ``scale`` twice its marginal sds, read from the first
         valid object's last columns (every valid object carries the same sample-level
-        features). Twice: the approximation leaves out the selection and is over-confident
-        (on the quick-start sub-model the truths' offsets from the mode have 1.4-1.6 Laplace
-        sds of spread, with long tails), and values beyond the splines' bound are left as
-        they are. Its correlations are not used: whitening by them put the truths of a few
-        percent of the samples tens of units out along the least constrained directions. The
-        scales are kept within [1e-3, 10] times the pilot sds; a non-finite entry falls back
-        to the pilot frame's. Any frame gives an exact density, so these choices only decide
-        how much the flow has left to learn.
+        features). The scales are kept within [1e-3, 10] times the pilot sds; a non-finite
+        entry falls back to the pilot frame's.
         """
         d = self.n_theta
         first = jnp.argmax(mask, axis=-1)
         row = jnp.take_along_axis(data, first[..., None, None], axis=-2)[..., 0, self.frame_start :]
         mean, sd = self.theta_mean[...], self.theta_std[...]
         loc = row[..., :d]
-        scale = jnp.exp(
-            jnp.clip(
-                row[..., d : 2 * d] + np.log(2.0),
-                np.log(1e-3) + jnp.log(sd),
-                np.log(10.0) + jnp.log(sd),
-            )
-        )
+        log_scale = row[..., d : 2 * d] + np.log(2.0)
+        scale = jnp.exp(jnp.clip(log_scale, np.log(1e-3) + jnp.log(sd), np.log(10.0) + jnp.log(sd)))
         ok = jnp.isfinite(loc) & jnp.isfinite(scale)
         return jnp.where(ok, loc, mean), jnp.where(ok, scale, sd)
+
+    def _u_to_w(self, u, data, mask):
+        """Unconstrained globals -> the global flow's variables; ``(w, log|dw/du|)``."""
+        loc, scale = self._frame(data, mask)
+        x = (u - loc) / scale
+        return jnp.arcsinh(x), -jnp.sum(jnp.log(scale) + 0.5 * jnp.log1p(x * x), -1)
 
     def theta_to_w(self, theta, data, mask):
         """Physical globals -> the global flow's variables ``w`` for the survey ``(data, mask)``.
 
         ``w`` is the pilot-standardised ``z`` (:meth:`theta_to_z`) with ``global_frame:
-        pilot``, and ``(u - mode) / (2 sd)`` in the survey's Laplace frame otherwise.
+        pilot``. In the Laplace frame it is ``asinh((u - mode) / (2 sd))`` with the mode and
+        marginal sds of the survey's Laplace approximation. Twice the sds: the approximation
+        leaves out the selection and is over-confident (on the quick-start sub-model the
+        truths' offsets from the mode have 1.4-1.6 Laplace sds of spread). The asinh: those
+        offsets have long tails (about 1% of the samples have a truth more than 10 sds out,
+        up to 170), which the flow's splines, the identity beyond their bound, would leave in
+        the Gaussian base's tails, where one survey can outweigh a thousand in the loss; the
+        asinh brings them inside and is nearly the identity within a unit. Whitening by the
+        Laplace correlations was worse still (tens of units out along the least constrained
+        directions), so they are not used. Any frame gives an exact density; these choices
+        only decide how much the flow has left to learn.
 
         Returns:
             ``(w, log|dw/dtheta|)``.
@@ -518,15 +523,15 @@ class HierarchicalNPE(nnx.Module):
         if self.frame_start is None:
             return self.theta_to_z(theta)
         u, ld = self.theta_transform.inverse(theta)
-        loc, scale = self._frame(data, mask)
-        return (u - loc) / scale, ld - jnp.sum(jnp.log(scale), -1)
+        w, ld_w = self._u_to_w(u, data, mask)
+        return w, ld + ld_w
 
     def w_to_theta(self, w, data, mask):
         """The global flow's variables -> physical globals (inverse of :meth:`theta_to_w`)."""
         if self.frame_start is None:
             return self.z_to_theta(w)
         loc, scale = self._frame(data, mask)
-        return self.theta_transform.forward(loc + scale * w)[0]
+        return self.theta_transform.forward(loc + scale * jnp.sinh(w))[0]
 
     def local_to_z(self, local: Float[Array, "... n_local"]):
         """Physical locals -> standardised unconstrained ``z``; returns ``(z, log|dz/dl|)``."""
@@ -632,11 +637,12 @@ class HierarchicalNPE(nnx.Module):
         if self.frame_start is None:
             lp = self.global_flow.log_prob(z_theta, s)
         else:
-            w_theta, _ = self.theta_to_w(sims.theta, sims.data, sims.mask)
-            _, scale = self._frame(sims.data, sims.mask)
+            u, _ = self.theta_transform.inverse(sims.theta)
+            w_theta, ld_w = self._u_to_w(u, sims.data, sims.mask)
             # The density of z (log|dw/dz| added), so that both frames' losses compare.
-            lp = self.global_flow.log_prob(w_theta, s)
-            lp = lp + jnp.sum(jnp.log(self.theta_std[...]) - jnp.log(scale), -1)
+            lp = (
+                self.global_flow.log_prob(w_theta, s) + ld_w + jnp.sum(jnp.log(self.theta_std[...]))
+            )
         w = jnp.ones_like(lp) if weight is None else jnp.asarray(weight, lp.dtype)
         global_nll = -jnp.sum(w * lp) / jnp.maximum(jnp.sum(w), 1e-12)
         if not self.n_local:

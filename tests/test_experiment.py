@@ -68,13 +68,11 @@ def test_host_evolution_parameters_need_the_simulator_switch():
 
 
 def test_laplace_frame_needs_the_sub_models_laplace_features():
-    raw = load_yaml(ROOT / "configs" / "quickstart-knownhosts.yaml")
-    frame = {"estimator": {"global_frame": "laplace"}}
-    exp = from_dict(Experiment, merge_mappings(raw, {"inference": frame}))
-    assert exp.inference.estimator.global_frame == "laplace"
-    off = {"inference": frame, "likelihood": {"sub_model": {"laplace": False}}}
+    path = ROOT / "configs" / "quickstart-knownhosts.yaml"
+    assert load_experiment(path).inference.estimator.global_frame == "laplace"
+    off = {"likelihood": {"sub_model": {"laplace": False}}}
     with pytest.raises(ConfigError, match="set likelihood.sub_model.laplace: true"):
-        from_dict(Experiment, merge_mappings(raw, off))
+        from_dict(Experiment, merge_mappings(load_yaml(path), off))
 
 
 def test_reference_configs_hold_the_reference_truth():

@@ -117,14 +117,29 @@ def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch, tiny_e
     assert main(["train", str(config), "--bank", str(bank), "-o", str(run), "--quiet"]) == 0
     for name in ("checkpoint.msgpack", "metrics.jsonl", "loss_curve.png", "experiment.yaml"):
         assert (run / name).is_file()
-    # An existing run is never silently retrained (resuming needs --resume).
-    assert main(["train", str(config), "--bank", str(bank), "-o", str(run), "--quiet"]) == 2
+    # An existing run is never silently retrained (resuming needs --resume), nor touched.
+    record = (run / "experiment.yaml").read_bytes()
+    argv = ["train", str(config), "--bank", str(bank), "-o", str(run), "--steps", "13"]
+    assert main([*argv, "--quiet"]) == 2
+    assert (run / "experiment.yaml").read_bytes() == record
     # Fine-tuning from the run: a fresh schedule that starts at its parameters, recorded. (The
     # run's own 12 steps: the same step program, which the tests' compilation cache serves.)
     tuned = tmp_path / "tuned"
     argv = ["train", str(config), "--bank", str(bank), "-o", str(tuned), "--init-from", str(run)]
     assert main([*argv, "--steps", "12", "--quiet"]) == 0
     assert yaml.safe_load((tuned / "experiment.yaml").read_text())["init_from"] == str(run)
+    # The two runs as a deep ensemble: a run folder of its own; nothing trains into it.
+    ens = tmp_path / "ens"
+    assert main(["ensemble", str(run), "-o", str(ens)]) == 2
+    assert main(["ensemble", str(run), str(tmp_path), "-o", str(ens)]) == 2
+    assert not ens.exists()
+    assert main(["ensemble", str(run), str(tuned), "-o", str(ens)]) == 0
+    assert main(["ensemble", str(run), str(tuned), "-o", str(ens)]) == 2  # exists
+    assert main(["train", str(config), "--bank", str(bank), "-o", str(ens), "--quiet"]) == 2
+    assert "is an ensemble" in capsys.readouterr().err
+    ens_post = tmp_path / "ens.nc"
+    argv = ["infer", str(ens), str(mock), "-o", str(ens_post), "--num-samples", "20"]
+    assert main(argv) == 0
     capsys.readouterr()
     post = tmp_path / "post.nc"
     assert main(["infer", str(run), str(mock), "-o", str(post), "--num-samples", "20"]) == 0
@@ -141,6 +156,8 @@ def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch, tiny_e
     assert idata.posterior["z_obj"].shape == (1, 20, n_obj)
     z = idata.posterior["z_obj"].values
     assert np.all((z >= 0.02) & (z <= 1.5))
+    ens_z = az.from_netcdf(ens_post).posterior["z_obj"].values
+    assert ens_z.shape == (1, 20, n_obj) and np.all((ens_z >= 0.02) & (ens_z <= 1.5))
     figs = tmp_path / "figs"
     assert main(["plot", "posterior", str(post), "--mock", str(mock), "-o", str(figs)]) == 0
     assert (figs / "corner.png").stat().st_size > 10_000

@@ -173,6 +173,8 @@ def _cmd_train(args) -> int:
                 training=exp.inference.training.replace(steps=args.steps)
             )
         )
+    if args.seed is not None:
+        exp = exp.replace(inference=exp.inference.replace(seed=args.seed))
     result = train_experiment(
         exp,
         args.bank,
@@ -187,6 +189,17 @@ def _cmd_train(args) -> int:
     print(
         f"training done: {result.step} steps, best validation loss {result.best_val_loss:.4f}"
         f"{' (stopped early)' if result.stopped_early else ''}; run in {args.output}"
+    )
+    return 0
+
+
+def _cmd_ensemble(args) -> int:
+    from cigars.experiment import ensemble_runs
+
+    out = ensemble_runs(args.runs, args.output)
+    print(
+        f"ensemble of {len(args.runs)} runs written to {out}: use it as a run folder "
+        "(cigars infer / validate draw from the equal-weight mixture of their posteriors)"
     )
     return 0
 
@@ -535,6 +548,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--steps", type=int, default=None, help="override inference.training.steps")
     p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="override inference.seed (initialisation, batches; members of an ensemble)",
+    )
+    p.add_argument(
         "--init-from",
         default=None,
         metavar="RUN",
@@ -551,6 +570,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "ensemble",
+        help="combine training runs of one problem into an ensemble (a mixture posterior)",
+        description="Combine training runs of the same experiment (e.g. different "
+        "inference.seed) into a folder that `cigars infer` and `cigars validate` take as a run: "
+        "its posterior is the equal-weight mixture of the runs' posteriors. The checkpoints "
+        "are copied; the runs are left as they are.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="training run folders (at least 2)")
+    p.add_argument("-o", "--output", required=True, help="new ensemble folder")
+    p.set_defaults(func=_cmd_ensemble)
 
     p = sub.add_parser(
         "infer",

@@ -13,6 +13,7 @@ from cigars.config import Experiment, to_dict
 
 __all__ = [
     "build_experiment_bank",
+    "ensemble_runs",
     "experiment_truth",
     "reweight_bank",
     "simulate_mock",
@@ -562,9 +563,19 @@ def train_experiment(
     import yaml
 
     from cigars.inference import train
+    from cigars.inference._train import CHECKPOINT_NAME, ENSEMBLE_NAME
     from cigars.io import atomic_write_text
 
     run_dir = Path(run_dir)
+    # Refused before anything is written: an existing run is never half-overwritten.
+    if (run_dir / ENSEMBLE_NAME).exists():
+        raise ValueError(
+            f"{run_dir} is an ensemble (cigars ensemble); train each member in its own folder"
+        )
+    if (run_dir / CHECKPOINT_NAME).exists() and not resume:
+        raise ValueError(
+            f"{run_dir / CHECKPOINT_NAME} exists; pass --resume or choose a new run folder"
+        )
     sample = _design_sample(exp, bank_path, simulations, data, columns)
     reference = None
     if sample is None:
@@ -668,6 +679,93 @@ def _design_sample(exp: Experiment, bank_path, simulations, data, columns):
             "the 'standardised' likelihood needs the sample that fixes the design: --data FILE"
         )
     return read_standardised_sample(exp, data, columns)
+
+
+def ensemble_runs(runs: Sequence[str | Path], output: str | Path) -> Path:
+    """Combine training runs of one problem into an ensemble folder (a deep ensemble).
+
+    The folder is a run folder for ``cigars infer`` and ``cigars validate`` whose posterior is
+    the equal-weight mixture of the runs' (:class:`~cigars.inference.EnsembleNPE`). It holds a
+    copy of each run's checkpoint (``member-<i>/``), the first run's experiment record (and
+    design, for the 'standardised' likelihood) and ``ensemble.json`` naming the sources and
+    their checkpoints' SHA-256. The runs may differ in their ``inference`` sections (seed,
+    schedule, architecture) and names, in nothing that defines the simulations. The folder
+    appears whole or not at all; the runs are only read.
+
+    Raises:
+        ValueError: for fewer than two runs, an existing ``output``, a folder that is not a
+            trained run (or is an ensemble), or runs of different simulations, bank, design or
+            data shapes.
+    """
+    import hashlib
+    import json
+    import shutil
+
+    import yaml
+
+    from cigars.inference import EnsembleNPE, load_estimator
+    from cigars.inference._train import CHECKPOINT_NAME, ENSEMBLE_NAME
+    from cigars.io import provenance
+    from cigars.likelihood import DESIGN_FILE
+
+    runs = [Path(r) for r in runs]
+    output = Path(output)
+    if len(runs) < 2:
+        raise ValueError(f"an ensemble needs at least 2 runs, got {len(runs)}")
+    if output.exists():
+        raise ValueError(f"{output} exists; choose a new folder for the ensemble")
+    records = []
+    for run in runs:
+        if (run / ENSEMBLE_NAME).is_file():
+            raise ValueError(f"{run} is an ensemble; list its member runs instead")
+        exp, _ = load_run(run)  # refuses a folder that is not a run
+        if not (run / CHECKPOINT_NAME).is_file():
+            raise ValueError(f"{run}: no {CHECKPOINT_NAME} (has its training started?)")
+        record = yaml.safe_load((run / RUN_FILE).read_text())
+        design = run / DESIGN_FILE
+        records.append(
+            (
+                {
+                    k: v
+                    for k, v in record.items()
+                    if k not in ("experiment", "init_from", "data", "columns")
+                },
+                _simulated_part(exp),
+                design.read_bytes() if design.is_file() else None,
+            )
+        )
+    what = (
+        "record (bank or design sample)",
+        "simulations (experiment outside inference)",
+        DESIGN_FILE,
+    )
+    for run, rec in zip(runs[1:], records[1:], strict=True):
+        for name, a, b in zip(what, records[0], rec, strict=True):
+            if a != b:
+                raise ValueError(f"{run} and {runs[0]} differ in their {name}: not one problem")
+    try:
+        EnsembleNPE(tuple(load_estimator(r) for r in runs))
+    except ValueError as e:
+        raise ValueError(f"{', '.join(map(str, runs))}: {e}") from None
+
+    partial = output.with_name(output.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # a crashed earlier attempt
+    partial.mkdir(parents=True)
+    members, sources = [], []
+    for i, run in enumerate(runs, 1):
+        member = f"member-{i}"
+        (partial / member).mkdir()
+        shutil.copy2(run / CHECKPOINT_NAME, partial / member / CHECKPOINT_NAME)
+        digest = hashlib.sha256((run / CHECKPOINT_NAME).read_bytes()).hexdigest()
+        members.append(member)
+        sources.append({"run": str(run.resolve()), "checkpoint_sha256": digest})
+    shutil.copy2(runs[0] / RUN_FILE, partial / RUN_FILE)
+    if (runs[0] / DESIGN_FILE).is_file():
+        shutil.copy2(runs[0] / DESIGN_FILE, partial / DESIGN_FILE)
+    record = {"members": members, "sources": sources, "provenance": provenance()}
+    (partial / ENSEMBLE_NAME).write_text(json.dumps(record, indent=1) + "\n")
+    partial.rename(output)
+    return output
 
 
 def load_run(run_dir: str | Path) -> tuple[Experiment, str | None]:

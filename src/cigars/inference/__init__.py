@@ -42,7 +42,8 @@ Main entry points
 -----------------
 :func:`train` (fresh simulations in each jitted step, or stored arrays; checkpoints, resume,
 early stopping, data parallel over local devices), :func:`sample_posterior` (joint draws in
-physical units), :func:`load_estimator`; the pieces: :class:`ConditionalFlow`,
+physical units), :func:`load_estimator` (a run, or an :class:`EnsembleNPE` of several: ``cigars
+ensemble``); the pieces: :class:`ConditionalFlow`,
 :class:`LinearThetaMixture` (cheap local posteriors for large surveys), :class:`SetEmbedding`,
 :class:`HierarchicalNPE`; diagnostics on toys: :func:`c2st`,
 :class:`LinearGaussianToy` (exact posterior known).
@@ -71,7 +72,7 @@ from cigars.inference._lookup import ReferenceSet, lookup_chi2, lookup_features
 from cigars.inference._mixture import LinearThetaMixture, MixtureParams
 from cigars.inference._nets import MLP, Statistic
 from cigars.inference._npe import HierarchicalNPE, fit_standardization
-from cigars.inference._posterior import posterior_log_prob, sample_posterior
+from cigars.inference._posterior import EnsembleNPE, posterior_log_prob, sample_posterior
 from cigars.inference._splines import rational_quadratic_spline, spline_param_count
 from cigars.inference._toy import LinearGaussianToy
 from cigars.inference._train import (
@@ -90,6 +91,7 @@ __all__ = [
     "MLP",
     "AttentionPool",
     "ConditionalFlow",
+    "EnsembleNPE",
     "EstimatorConfig",
     "HierarchicalNPE",
     "LinearGaussianToy",

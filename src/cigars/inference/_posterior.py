@@ -1,8 +1,10 @@
-"""Joint posterior draws from a trained hierarchical NPE, in physical units."""
+"""Joint posterior draws from a trained hierarchical NPE or an ensemble, in physical units."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +14,49 @@ from flax import nnx
 from cigars._types import Array, Bool, Float, Key
 from cigars.inference._npe import HierarchicalNPE
 
-__all__ = ["posterior_log_prob", "sample_posterior"]
+__all__ = ["EnsembleNPE", "posterior_log_prob", "sample_posterior"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsembleNPE:
+    """An equal-weight mixture of hierarchical NPEs trained on the same problem (a deep ensemble).
+
+    ``q(theta, l | X) = (1/K) sum_k q_k(theta, l | X)``: each joint draw comes whole from one
+    member (globals and locals together), picked uniformly at random, and
+    :func:`posterior_log_prob` is the mixture's density. Members trained from different
+    initialisations and batch orders make errors that partly cancel in the mixture, and their
+    disagreement widens it where the training data leave the posterior uncertain (Lakshminarayanan
+    et al. 2017; Hermans et al. 2022 for simulation-based inference). Built by
+    :func:`~cigars.inference.load_estimator` from a folder written by ``cigars ensemble``.
+
+    Raises:
+        ValueError: for fewer than two members, or members of different data or parameter
+            shapes or supports.
+    """
+
+    members: tuple[HierarchicalNPE, ...]
+
+    def __post_init__(self):
+        if len(self.members) < 2:
+            raise ValueError(f"EnsembleNPE: needs at least 2 members, got {len(self.members)}")
+        first = self.members[0]
+        for i, member in enumerate(self.members[1:], 1):
+            for attr in ("n_theta", "n_local", "n_feat", "n_ctx"):
+                if getattr(member, attr) != getattr(first, attr):
+                    raise ValueError(
+                        f"EnsembleNPE: member {i} has {attr}={getattr(member, attr)}, "
+                        f"member 0 {getattr(first, attr)}"
+                    )
+            for attr in ("theta_lower", "theta_upper", "local_lower", "local_upper"):
+                if not np.array_equal(getattr(member, attr), getattr(first, attr)):
+                    raise ValueError(f"EnsembleNPE: member {i} has other supports ({attr})")
+
+    @property
+    def n_theta(self) -> int:
+        return self.members[0].n_theta
+
+    def resolve_context(self, data, context):
+        return self.members[0].resolve_context(data, context)
 
 
 def active_slots(n_valid: int, n_max: int) -> int:
@@ -40,7 +84,7 @@ def _sample(graphdef, state, key, data, mask, context, num_samples, chunk_size, 
 
 
 def sample_posterior(
-    estimator: HierarchicalNPE,
+    estimator: HierarchicalNPE | EnsembleNPE,
     key: Key,
     data: Float[Array, "n_sn n_feat"],
     mask: Bool[Array, " n_sn"],
@@ -55,7 +99,8 @@ def sample_posterior(
     every valid object, so the draws carry the correlations between the globals and all locals.
 
     Args:
-        estimator: a trained :class:`~cigars.inference.HierarchicalNPE`.
+        estimator: a trained :class:`~cigars.inference.HierarchicalNPE`, or an
+            :class:`EnsembleNPE` (each draw from one member picked at random).
         key: PRNG key.
         data: observations ``(n_max, n_feat)`` in the simulator's units (padded rows ignored).
         mask: True for valid objects.
@@ -72,6 +117,8 @@ def sample_posterior(
     """
     if num_samples < 1:
         raise ValueError(f"sample_posterior: num_samples must be >= 1, got {num_samples}")
+    if isinstance(estimator, EnsembleNPE):
+        return _sample_ensemble(estimator, key, data, mask, context, num_samples, chunk_size)
     data = jnp.asarray(data)
     mask = jnp.asarray(mask, bool)
     context = estimator.resolve_context(data, None if context is None else jnp.asarray(context))
@@ -91,13 +138,40 @@ def sample_posterior(
     )
 
 
+def _sample_ensemble(ensemble, key, data, mask, context, num_samples, chunk_size):
+    """Mixture draws: member k fills the draws whose uniformly drawn label is k.
+
+    Member k is asked for its count rounded up to an eighth of ``num_samples`` (the surplus is
+    dropped), so the random counts compile at most nine sampling programs per member.
+    """
+    n_members = len(ensemble.members)
+    k_pick, *k_members = jax.random.split(key, n_members + 1)
+    pick = np.asarray(jax.random.randint(k_pick, (num_samples,), 0, n_members))
+    step = -(-num_samples // 8)
+    theta = local = None
+    for k, (member, k_member) in enumerate(zip(ensemble.members, k_members, strict=True)):
+        rows = np.flatnonzero(pick == k)
+        if rows.size == 0:
+            continue
+        n_draw = min(num_samples, -(-rows.size // step) * step)
+        t, loc = sample_posterior(
+            member, k_member, data, mask, context, n_draw, chunk_size=chunk_size
+        )
+        if theta is None:
+            theta = np.empty((num_samples, *t.shape[1:]), t.dtype)
+            local = np.empty((num_samples, *loc.shape[1:]), loc.dtype)
+        theta[rows] = np.asarray(t)[: rows.size]
+        local[rows] = np.asarray(loc)[: rows.size]
+    return jnp.asarray(theta), jnp.asarray(local)
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _log_prob_theta(graphdef, state, theta, data, mask, context):
     return nnx.merge(graphdef, state).log_prob_theta(theta, data, mask, context)
 
 
 def posterior_log_prob(
-    estimator: HierarchicalNPE,
+    estimator: HierarchicalNPE | EnsembleNPE,
     theta: Float[Array, "s n_theta"],
     data: Float[Array, "n_sn n_feat"],
     mask: Bool[Array, " n_sn"],
@@ -106,7 +180,8 @@ def posterior_log_prob(
     """``log q(theta | X)`` of global parameter vectors in physical units, for one survey.
 
     Args:
-        estimator: a trained :class:`~cigars.inference.HierarchicalNPE`.
+        estimator: a trained :class:`~cigars.inference.HierarchicalNPE`, or an
+            :class:`EnsembleNPE` (the mixture's density).
         theta: ``(S, n_theta)`` parameter vectors (inside the prior's support).
         data: observations ``(n_max, n_feat)`` (padded rows ignored).
         mask: True for valid objects.
@@ -123,5 +198,10 @@ def posterior_log_prob(
         raise ValueError(
             f"posterior_log_prob: theta must be (S, {estimator.n_theta}), got {theta.shape}"
         )
+    if isinstance(estimator, EnsembleNPE):
+        log_q = jnp.stack(
+            [posterior_log_prob(m, theta, data, mask, context) for m in estimator.members]
+        )
+        return jax.nn.logsumexp(log_q, axis=0) - math.log(len(estimator.members))
     graphdef, state = nnx.split(estimator)
     return _log_prob_theta(graphdef, state, theta, data, mask, context)

@@ -43,6 +43,7 @@ from cigars.inference._contract import (
 from cigars.inference._lookup import ReferenceSet
 from cigars.inference._nets import Statistic
 from cigars.inference._npe import HierarchicalNPE
+from cigars.inference._posterior import EnsembleNPE
 from cigars.io._checkpoint import load_checkpoint, read_checkpoint_metadata, save_checkpoint
 from cigars.io._provenance import atomic_write_text, provenance, write_run_metadata
 
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 CHECKPOINT_NAME = "checkpoint.msgpack"
+ENSEMBLE_NAME = "ensemble.json"
+"""An ensemble folder's member list (``cigars ensemble``): ``{"members": [folder, ...]}``."""
 METRICS_NAME = "metrics.jsonl"
 LOSS_PLOT_NAME = "loss_curve.png"
 
@@ -701,11 +704,12 @@ def _config_diff(a: dict, b: dict, prefix: str = "") -> str:
     return "?"
 
 
-def load_estimator(path: str | Path, *, which: str = "best") -> HierarchicalNPE:
-    """Rebuild a trained estimator from a checkpoint (or a run folder holding one).
+def load_estimator(path: str | Path, *, which: str = "best") -> HierarchicalNPE | EnsembleNPE:
+    """Rebuild a trained estimator from a checkpoint, a run folder, or an ensemble folder.
 
     Args:
-        path: ``checkpoint.msgpack`` or the run folder.
+        path: ``checkpoint.msgpack``, the run folder, or a folder written by ``cigars
+            ensemble`` (then an :class:`~cigars.inference.EnsembleNPE` of its members).
         which: ``"best"`` (best validation loss) or ``"last"`` parameters.
 
     Raises:
@@ -714,6 +718,9 @@ def load_estimator(path: str | Path, *, which: str = "best") -> HierarchicalNPE:
     if which not in ("best", "last"):
         raise ValueError(f"load_estimator: which must be 'best' or 'last', got {which!r}")
     path = Path(path)
+    if (path / ENSEMBLE_NAME).is_file():
+        members = json.loads((path / ENSEMBLE_NAME).read_text())["members"]
+        return EnsembleNPE(tuple(load_estimator(path / m, which=which) for m in members))
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     meta = read_checkpoint_metadata(path)

@@ -500,3 +500,22 @@ def test_laplace_frame_centres_and_scales_by_the_surveys_gaussian(key, x64):
     np.testing.assert_allclose(w_nan[:, 1:], w[:10, 1:], rtol=1e-6)
     with pytest.raises(ValueError, match="global_frame: laplace reads the last 9"):
         HierarchicalNPE(config, n_theta=3, n_local=0, n_feat=8, rngs=nnx.Rngs(0))
+
+
+def test_laplace_frame_scale_is_capped_in_pilot_sds(x64):
+    """A degenerate fit's huge sd is clipped to ``frame_max_scale`` pilot sds; others pass."""
+    mode, sd = np.array([0.3, -0.2]), np.array([np.exp(4.0), 0.4])
+    data = jnp.asarray(np.tile(_laplace_columns(mode, np.diag(sd**2)), (3, 1)))
+    mask = jnp.ones(3, bool)
+    for cap in (10.0, 1.0):
+        model = HierarchicalNPE(
+            SMALL.replace(global_frame="laplace", frame_max_scale=cap),
+            n_theta=2,
+            n_local=0,
+            n_feat=5,
+            rngs=nnx.Rngs(0),
+        )
+        model.set_statistics({**model.statistics(), "theta_std": jnp.array([1.8, 1.0])})
+        u = jnp.asarray([[1.3, 0.1]])
+        w, _ = model.theta_to_w(u, data, mask)  # unbounded globals: u is theta
+        np.testing.assert_allclose(np.sinh(w[0]), (u[0] - mode) / np.array([cap * 1.8, 0.8]))

@@ -68,6 +68,11 @@ class EstimatorConfig(Config):
             non-Gaussianity) rather than its position and width across the whole prior. Any
             frame gives an exact density; the approximation only has to be good for the frame
             to help.
+        frame_max_scale: with ``global_frame: laplace``, the frame's scales (twice the
+            Laplace sds) are clipped to at most this many pilot sds (the pilot sds are the
+            prior's spread). A degenerate fit (a nearly flat direction: log sds of 3-5 in a few
+            percent of the quick-start sub-model's samples) otherwise makes the frame far
+            wider than the prior there; 1 keeps it within the prior's width.
     """
 
     embed_dim: int = bounded(64, ge=1)
@@ -91,6 +96,7 @@ class EstimatorConfig(Config):
     affine: bool = False
     reference_lookup: bool = False
     global_frame: Literal["pilot", "laplace"] = "pilot"
+    frame_max_scale: float = bounded(10.0, gt=0)
 
     def validate(self) -> None:
         """Check cross-field constraints."""

@@ -482,8 +482,8 @@ class HierarchicalNPE(nnx.Module):
 
         ``loc`` is the Laplace mode and ``scale`` twice its marginal sds, read from the first
         valid object's last columns (every valid object carries the same sample-level
-        features). The scales are kept within [1e-3, 10] times the pilot sds; a non-finite
-        entry falls back to the pilot frame's.
+        features). The scales are kept within [1e-3, ``frame_max_scale``] times the pilot sds;
+        a non-finite entry falls back to the pilot frame's.
         """
         d = self.n_theta
         first = jnp.argmax(mask, axis=-1)
@@ -491,7 +491,8 @@ class HierarchicalNPE(nnx.Module):
         mean, sd = self.theta_mean[...], self.theta_std[...]
         loc = row[..., :d]
         log_scale = row[..., d : 2 * d] + np.log(2.0)
-        scale = jnp.exp(jnp.clip(log_scale, np.log(1e-3) + jnp.log(sd), np.log(10.0) + jnp.log(sd)))
+        log_max = np.log(self.config.frame_max_scale)
+        scale = jnp.exp(jnp.clip(log_scale, np.log(1e-3) + jnp.log(sd), log_max + jnp.log(sd)))
         ok = jnp.isfinite(loc) & jnp.isfinite(scale)
         return jnp.where(ok, loc, mean), jnp.where(ok, scale, sd)
 

@@ -482,7 +482,10 @@ def train(
         raise ValueError(f"{ckpt_path} exists; pass resume=True or choose a new run_dir")
     restoring = resume and ckpt_path.exists()
     if restoring:
-        old_config = read_checkpoint_metadata(ckpt_path).get("config", {})
+        # through the config class: options added since the checkpoint take their defaults
+        old_config = to_dict(
+            from_dict(NPEConfig, read_checkpoint_metadata(ckpt_path).get("config", {}))
+        )
         if old_config != to_dict(config):
             diff = _config_diff(old_config, to_dict(config))
             raise ValueError(f"resume: config differs from the checkpoint's at {diff}")
@@ -683,7 +686,7 @@ def _initial_state(source: str | Path, config: NPEConfig, meta: dict[str, Any]):
         raise ValueError(f"init_from: no checkpoint at {path}")
     source_model = load_estimator(path)  # refuses anything but an NPE checkpoint
     old = read_checkpoint_metadata(path)
-    old_arch = old["config"]["estimator"]
+    old_arch = to_dict(from_dict(NPEConfig, old["config"]).estimator)
     if old_arch != to_dict(config.estimator):
         diff = _config_diff(old_arch, to_dict(config.estimator), "estimator.")
         raise ValueError(f"init_from: {path} has another architecture: {diff}")

@@ -703,9 +703,8 @@ def ensemble_runs(runs: Sequence[str | Path], output: str | Path) -> Path:
 
     import yaml
 
-    from cigars.inference import EnsembleNPE, load_estimator
-    from cigars.inference._train import CHECKPOINT_NAME, ENSEMBLE_NAME
-    from cigars.io import provenance
+    from cigars.inference._train import CHECKPOINT_NAME, ENSEMBLE_NAME, _check_same_problem
+    from cigars.io import provenance, read_checkpoint_metadata
     from cigars.likelihood import DESIGN_FILE
 
     runs = [Path(r) for r in runs]
@@ -743,10 +742,9 @@ def ensemble_runs(runs: Sequence[str | Path], output: str | Path) -> Path:
         for name, a, b in zip(what, records[0], rec, strict=True):
             if a != b:
                 raise ValueError(f"{run} and {runs[0]} differ in their {name}: not one problem")
-    try:
-        EnsembleNPE(tuple(load_estimator(r) for r in runs))
-    except ValueError as e:
-        raise ValueError(f"{', '.join(map(str, runs))}: {e}") from None
+    first = read_checkpoint_metadata(runs[0] / CHECKPOINT_NAME)
+    for run in runs[1:]:  # the data shapes and supports (as --init-from checks them)
+        _check_same_problem(read_checkpoint_metadata(run / CHECKPOINT_NAME), first, str(run))
 
     partial = output.with_name(output.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)  # a crashed earlier attempt
@@ -755,8 +753,9 @@ def ensemble_runs(runs: Sequence[str | Path], output: str | Path) -> Path:
     for i, run in enumerate(runs, 1):
         member = f"member-{i}"
         (partial / member).mkdir()
-        shutil.copy2(run / CHECKPOINT_NAME, partial / member / CHECKPOINT_NAME)
-        digest = hashlib.sha256((run / CHECKPOINT_NAME).read_bytes()).hexdigest()
+        copy = partial / member / CHECKPOINT_NAME
+        shutil.copy2(run / CHECKPOINT_NAME, copy)
+        digest = hashlib.sha256(copy.read_bytes()).hexdigest()
         members.append(member)
         sources.append({"run": str(run.resolve()), "checkpoint_sha256": digest})
     shutil.copy2(runs[0] / RUN_FILE, partial / RUN_FILE)

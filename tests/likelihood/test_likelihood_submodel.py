@@ -125,6 +125,9 @@ def test_laplace_features_are_the_mode_and_curvature(key):
         # jitted: run eagerly, every primitive of the Hessian compiles on its own (3x slower)
         features = jax.jit(lambda *a: laplace_features(model, gp, *a))
         feats = np.asarray(features(start, jnp.asarray(rows), jnp.asarray(context, float), mask))
+        # from a start near a corner of the prior box the loop still reaches the same mode
+        far = jnp.asarray(lo + (hi - lo) * np.where(np.arange(d) % 2, 0.002, 0.998))
+        feats_far = np.asarray(features(far, jnp.asarray(rows), jnp.asarray(context, float), mask))
 
         total = jax.jit(lambda t: jnp.sum(sn_log_likelihood(model, gp.from_array(t), sn)))
 
@@ -155,6 +158,8 @@ def test_laplace_features_are_the_mode_and_curvature(key):
         sd = np.sqrt(np.diag(cov))
         corr = (cov / np.outer(sd, sd))[np.triu_indices(d, 1)]
     assert np.all(np.abs(feats[:d] - u_opt) < 0.01 * sd)  # the mode, to 1% of its width
+    assert np.all(np.abs(feats_far[:d] - u_opt) < 0.01 * sd)
+    np.testing.assert_allclose(feats_far[d:], feats[d:], atol=1e-2)
     np.testing.assert_allclose(feats[d : 2 * d], np.log(sd), atol=1e-2)
     np.testing.assert_allclose(feats[2 * d :], corr, atol=1e-2)
     # the float32 features of the simulation are the same to float32's precision

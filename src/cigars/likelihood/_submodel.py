@@ -256,16 +256,19 @@ def score_terms(model: SNModel, global_prior, theta_fid, data, context):
 
 
 def laplace_features(
-    model: SNModel, global_prior, theta_start, data, context, mask, n_newton: int = 12
+    model: SNModel, global_prior, theta_start, data, context, mask, max_newton: int = 60
 ) -> Float[Array, " n_feat"]:
     r"""The sample's Laplace approximation without selection: mode, log sds and correlations.
 
     Maximises :math:`\log p(u \mid d) = \sum_i \log p(d_i \mid h_i, \theta(u)) + \log
     p(\theta(u)) + \log|\partial\theta/\partial u|` over the unconstrained parameters
-    :math:`u` (numpyro's ``biject_to`` of each prior's support) by ``n_newton``
-    Levenberg-Marquardt steps from ``theta_start`` (the negative Hessian shifted to be
-    positive definite, then damped by six multiples of its mean diagonal; the best of the six
-    steps is taken if it improves the objective, so it never decreases), then returns
+    :math:`u` (numpyro's ``biject_to`` of each prior's support) by Levenberg-Marquardt steps
+    from ``theta_start`` (the negative Hessian shifted to be positive definite, then damped by
+    six multiples of its mean diagonal; the best of the six steps is taken if it improves the
+    objective, so it never decreases) until the Newton step is under 1e-3 of the posterior's
+    sds (its Newton decrement) or no step improves, or
+    ``max_newton`` steps (far from ``theta_start`` twelve steps had often not converged, and a
+    flat direction then looked unconstrained: stop 36), then returns
     :math:`\hat u`, :math:`\log` of the sds of :math:`(-H)^{-1}` and its correlations (upper
     triangle). The selection normalisation is left out (it needs a per-SN table); the
     network learns its effect from the simulations. Like the score (Alsing & Wandelt 2018),
@@ -280,7 +283,7 @@ def laplace_features(
         data: (n, >=6) ``m_B, x1, c, ln W_mm, ln W_xx, ln W_cc``.
         context: (n, 6) the covariates (:data:`CONTEXT_FIELDS`).
         mask: (n,) the valid objects.
-        n_newton: Levenberg-Marquardt iterations (static).
+        max_newton: most Levenberg-Marquardt iterations (static).
 
     Returns:
         (d + d + d (d - 1) / 2,) features for d inferred parameters.
@@ -288,11 +291,11 @@ def laplace_features(
     # Batched (a vmapped simulation), this runs one sample after another: vmapping the Hessian
     # inside the whole simulation hung XLA:CPU (jaxlib 0.10.2; cf. score_terms).
     return jax.custom_batching.sequential_vmap(
-        lambda t, a, c, m: _laplace(model, global_prior, t, a, c, m, n_newton)
+        lambda t, a, c, m: _laplace(model, global_prior, t, a, c, m, max_newton)
     )(theta_start, data[:, :6], context, mask)
 
 
-def _laplace(model, global_prior, theta_start, data, context, mask, n_newton):
+def _laplace(model, global_prior, theta_start, data, context, mask, max_newton):
     """:func:`laplace_features` of one sample (``data``: its six SN columns)."""
     import numpyro.distributions as dist
 
@@ -328,9 +331,9 @@ def _laplace(model, global_prior, theta_start, data, context, mask, n_newton):
         neg_h = -jax.hessian(objective)(u)
         return 0.5 * (neg_h + neg_h.T)
 
-    def newton(u, last):
-        f0, g = jax.value_and_grad(objective)(u)
-        f0 = safe(f0)
+    def newton(state):
+        u, f0, neg_h, it, _ = state
+        g = jax.grad(objective)(u)
         neg_h = neg_hessian(u)
         shift = jnp.maximum(0.0, -jnp.linalg.eigvalsh(neg_h)[0])
         scale = jnp.mean(jnp.abs(jnp.diagonal(neg_h)))
@@ -339,15 +342,26 @@ def _laplace(model, global_prior, theta_start, data, context, mask, n_newton):
         cand = u + steps
         f = jax.vmap(lambda c: safe(objective(c)))(cand)
         best = jnp.argmax(f)
-        ok = jnp.all(jnp.isfinite(cand[best])) & (f[best] > f0) & ~last
-        return jnp.where(ok, cand[best], u), neg_h
+        # Converged when the Newton step is under 1e-3 of the posterior's sds (the Newton
+        # decrement), or stuck when no damped step gains: either way u stays put, so the
+        # Hessian carried out of the loop is the one at the returned mode.
+        decrement = g @ jnp.linalg.solve(neg_h + (shift + 1e-6 * scale) * eye, g)
+        done = ~(decrement > 1e-6)  # NaN counts as done
+        ok = jnp.all(jnp.isfinite(cand[best])) & (f[best] > f0) & ~done
+        return (
+            jnp.where(ok, cand[best], u),
+            jnp.where(ok, f[best], f0),
+            neg_h,
+            it + 1,
+            ~ok,
+        )
 
-    # One more pass, which does not move, returns the Hessian at the mode: the program then holds
-    # one copy of the Hessian, the largest part of its compilation (35 -> 27 s for the tests'
-    # known-hosts simulator), for one more gradient and six objective evaluations at run time.
-    last = jnp.arange(n_newton + 1) == n_newton
-    u_hat, neg_hs = jax.lax.scan(newton, u0, last)
-    neg_h = neg_hs[-1]
+    # The Hessian is evaluated once per pass, in the loop body only (one copy of it in the
+    # program, the largest part of its compilation); the pass that stops returns it at the
+    # mode. After max_newton passes without converging it is one step behind.
+    f_start = safe(objective(u0))
+    state = (u0, f_start, jnp.zeros((d, d), u0.dtype), 0, False)
+    u_hat, _, neg_h, _, _ = jax.lax.while_loop(lambda s: ~s[4] & (s[3] < max_newton), newton, state)
     shift = jnp.maximum(
         0.0, 1e-6 * jnp.abs(jnp.diagonal(neg_h)).max() - jnp.linalg.eigvalsh(neg_h)[0]
     )

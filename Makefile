@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO := demo-output
 CONFIG := configs/quickstart.yaml
 
-.PHONY: demo test lint bench bench-quick clean install
+.PHONY: demo test test-long lint bench bench-quick clean install
 
 install: $(STAMP)
 
@@ -26,6 +26,12 @@ lint: $(STAMP)
 # jitted functions) compile once instead of once per process.
 test: lint
 	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+
+# The whole-workflow and training-to-truth tests (marked `long`): the CLI end to end, the
+# two-device training step, the toy estimators' C2ST and coverage against the exact posterior.
+# .ci/run runs them after `make test`, so CI checks everything `make test` leaves out for speed.
+test-long: $(STAMP)
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile -m long
 
 demo: $(STAMP)
 	$(VENV)/bin/cigars config check $(CONFIG)

@@ -20,23 +20,23 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # the 2-core machine, mostly from repeated compilations.
 set_compilation_cache(ROOT / ".cache" / "jax-tests", max_size_gib=2)
 
-# The slowest test files (stop 26, 2-core machine: 40-200 s each), run first. `make test` gives
-# each file to one process (--dist loadfile) in collection order; one of these collected last
-# (tests/test_cli.py comes after the sub-packages) kept one process busy for two minutes while
-# the other had nothing left to do. The sort is stable: the other files keep their order.
+# The slowest test files of `make test` (stop 36, 2-core machine: 60-340 s each), run first.
+# `make test` gives each file to one process (--dist loadfile) in collection order; a slow one
+# collected last keeps one process busy while the others have nothing left to do. The sort is
+# stable: the other files keep their order. (`make test-long` has too few files to matter.)
 SLOW_FILES_FIRST = (
     "inference/test_inference_npe.py",
-    "inference/test_inference_truth.py",
-    "test_cli.py",
     "inference/test_inference_train.py",
     "likelihood/test_likelihood_submodel.py",
     "inference/test_inference_flows.py",
+    "cosmology/test_cosmology_gradients.py",
+    "inference/test_inference_lookup.py",
     "simulate/test_simulate_simulator.py",
-    "inference/test_inference_sharding.py",
+    "cosmology/test_cosmology_contracts.py",
+    "survey/test_survey_stages.py",
     "inference/test_inference_embedding.py",
-    "validate/test_validate_run.py",
-    "test_training_set.py",
-    "hosts/test_hosts_reweight.py",
+    "hosts/test_bank_io.py",
+    "inference/test_inference_ensemble.py",
 )
 
 

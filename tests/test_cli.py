@@ -64,6 +64,7 @@ def test_missing_config_file_exits_2(tmp_path, capsys):
     assert "file not found" in capsys.readouterr().err
 
 
+@pytest.mark.long
 def test_bank_simulate_plot_end_to_end(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     config = ROOT / "configs" / "quickstart.yaml"
@@ -106,6 +107,7 @@ def test_bank_simulate_plot_end_to_end(tmp_path, capsys, monkeypatch):
     assert png.stat().st_size > 10_000
 
 
+@pytest.mark.long
 def test_train_resume_and_infer_end_to_end(tmp_path, capsys, monkeypatch, tiny_experiment):
     """A tiny run through the real simulator: train, resume, joint posterior netCDF."""
     monkeypatch.chdir(ROOT)

@@ -107,6 +107,7 @@ def test_several_files_read_as_one_set(tmp_path):
         read_simulation_files([])
 
 
+@pytest.mark.long
 def test_cli_simulations_then_train_from_them(tmp_path, capsys, monkeypatch, tiny_experiment):
     monkeypatch.chdir(ROOT)
     config, tiny = tiny_experiment(

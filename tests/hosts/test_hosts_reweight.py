@@ -113,6 +113,7 @@ def test_bad_input_is_named():
         PhotometryRatio.fit(data, model, degree=0)
 
 
+@pytest.mark.long
 def test_reweight_bank_moves_the_simulated_hosts_to_the_data(tmp_path, capsys, monkeypatch):
     """`cigars reweight-bank`: "data" = SN hosts of mocks kept with a probability that rises with
     their faintness at their redshift (a re-selection inside the model's support); surveys

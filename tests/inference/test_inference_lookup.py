@@ -173,6 +173,7 @@ def config(lookup=True):
     return NPEConfig(seed=1, estimator=est, training=training)
 
 
+@pytest.mark.long
 def test_the_lookup_reaches_the_local_posterior_and_is_checkpointed(tmp_path):
     res = train(
         config(),

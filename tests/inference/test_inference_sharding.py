@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import jax
+import pytest
 
 SCRIPT = textwrap.dedent(
     """
@@ -65,6 +66,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.long
 def test_two_device_data_parallel_matches_single_device():
     env = dict(os.environ)
     env["XLA_FLAGS"] = (

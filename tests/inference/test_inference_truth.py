@@ -99,6 +99,7 @@ def _sbc_ranks(estimator, n_sims, n_draws):
     return np.asarray(jax.jit(lambda k: jax.lax.map(one, k, batch_size=50))(keys))
 
 
+@pytest.mark.long
 @pytest.mark.parametrize(
     "local",
     [

@@ -394,8 +394,14 @@ def _cmd_validate(args) -> int:
             n_surveys=args.n_reference,
             seed=args.seed,
             importance=args.importance,
+            cache=args.nuts_cache,
             progress=not args.quiet,
         )
+        cached = sum(s["nuts_cached"] for s in ref["surveys"])
+        if cached:
+            print(
+                f"NUTS draws of {cached} of {ref['n_surveys']} surveys read from {args.nuts_cache}"
+            )
         print(f"NUTS reference on {ref['n_surveys']} surveys ({ref['compared']}):")
         print(f"{'parameter':>12} {'C2ST':>7} {'|shift|/sd':>11} {'sd ratio':>9}")
         for name, r in ref["summary"].items():
@@ -693,6 +699,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=8,
         help="with --reference nuts on a known-hosts sub-model run: also importance-sample the "
         "neural posterior to the same likelihood from this many proposals per draw (0: off)",
+    )
+    p.add_argument(
+        "--nuts-cache",
+        default=None,
+        metavar="DIR",
+        help="with --reference nuts: read each survey's NUTS draws from DIR when the same "
+        "computation was cached there (same surveys, seed, sampler, likelihood, versions), "
+        "else run NUTS and save them; validating several runs of one experiment then runs "
+        "NUTS once",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_validate)

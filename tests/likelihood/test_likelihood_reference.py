@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 from cigars.likelihood import reference_checks
 from cigars.validate import Thresholds
 
@@ -43,3 +45,69 @@ def test_thresholds_are_configurable():
     assert failed == {("M0", "mean |shift| / NUTS sd"), ("M0", "|ln(sd ratio)|")}
     ratio_check = [c for c in reference_checks(_section()) if c.statistic == "|ln(sd ratio)|"]
     assert ratio_check[1].threshold == math.log(1.25)
+
+
+def _sn_data(n=5, shift=0.0):
+    from cigars.likelihood import SNData
+
+    rng = np.random.default_rng(0)
+    return SNData.from_arrays(
+        z_cos=rng.uniform(0.1, 1.0, n),
+        z_hel=rng.uniform(0.1, 1.0, n),
+        logmass=rng.uniform(8, 11, n),
+        logzsol=rng.uniform(-1, 0, n),
+        age_gyr=rng.uniform(1, 10, n),
+        dust2=rng.uniform(0, 1, n),
+        m=rng.normal(24, 1, n) + shift,
+        x1=rng.normal(0, 1, n),
+        c=rng.normal(0, 0.1, n),
+        var_m=np.full(n, 0.01),
+        var_x1=np.full(n, 0.04),
+        var_c=np.full(n, 0.001),
+    )
+
+
+def test_nuts_fingerprint_changes_with_everything_the_draws_depend_on():
+    import jax
+
+    from cigars.likelihood._reference import _nuts_fingerprint
+
+    key, data, fixed, setup = jax.random.key(1), _sn_data(), np.arange(3.0), {"a": 1}
+    base = _nuts_fingerprint(key, data, fixed, 100, 200, setup)
+    assert base == _nuts_fingerprint(
+        jax.random.key(1), _sn_data(), np.arange(3.0), 100, 200, {"a": 1}
+    )
+    others = [
+        _nuts_fingerprint(jax.random.key(2), data, fixed, 100, 200, setup),
+        _nuts_fingerprint(key, _sn_data(shift=1e-3), fixed, 100, 200, setup),
+        _nuts_fingerprint(key, data, fixed + 1e-9, 100, 200, setup),
+        _nuts_fingerprint(key, data, fixed, 101, 200, setup),
+        _nuts_fingerprint(key, data, fixed, 100, 201, setup),
+        _nuts_fingerprint(key, data, fixed, 100, 200, {"a": 2}),
+    ]
+    assert len({base, *others}) == 7
+
+
+def test_cached_nuts_runs_once_and_reads_back_the_same_draws(tmp_path):
+    from cigars.likelihood._reference import _cached_nuts
+
+    draws = {"Om0": np.linspace(0.1, 0.5, 7), "M0": np.linspace(-19.5, -19.0, 7)}
+    calls = []
+
+    def run():
+        calls.append(1)
+        return draws, 3
+
+    (got, n_div, seconds), hit = _cached_nuts(tmp_path / "cache", "ab" * 32, run)
+    assert not hit and len(calls) == 1 and n_div == 3 and seconds >= 0
+    (again, n_div2, seconds2), hit2 = _cached_nuts(tmp_path / "cache", "ab" * 32, run)
+    assert hit2 and len(calls) == 1 and n_div2 == 3 and seconds2 == seconds
+    assert list(again) == ["Om0", "M0"]
+    for name in draws:
+        np.testing.assert_array_equal(again[name], draws[name])
+    # another fingerprint runs again; no cache folder runs every time and writes nothing
+    _cached_nuts(tmp_path / "cache", "cd" * 32, run)
+    _cached_nuts(None, "ab" * 32, run)
+    assert len(calls) == 3
+    names = sorted(p.name[:9] for p in (tmp_path / "cache").iterdir())
+    assert names == ["nuts-abab", "nuts-cdcd"]

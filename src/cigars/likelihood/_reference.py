@@ -23,7 +23,10 @@ What is compared depends on the run:
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
+import json
 import math
 import time
 from pathlib import Path
@@ -73,6 +76,58 @@ def nuts_draws(key, model, prior, data, grid, *, num_warmup: int, num_samples: i
     )
     draws = {n: np.asarray(v, np.float64) for n, v in mcmc.get_samples().items()}
     return draws, int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+
+
+def _nuts_fingerprint(key, data, fixed, num_warmup, num_samples, setup) -> str:
+    """SHA-256 of everything one survey's NUTS draws depend on (:func:`nuts_reference` cache).
+
+    The chain's key, the survey's supernovae (every :class:`SNData` field, float64), the prior's
+    fixed values, the warm-up and draw counts, and ``setup`` (the experiment's likelihood and
+    selection sections and the jax, numpyro and cigars versions) -- so a cached file is found
+    only by the exact same computation.
+    """
+    import dataclasses
+
+    import jax
+
+    h = hashlib.sha256()
+    h.update(np.asarray(jax.random.key_data(key)).tobytes())
+    for f in dataclasses.fields(data):
+        h.update(f.name.encode())
+        h.update(np.ascontiguousarray(np.asarray(getattr(data, f.name), np.float64)).tobytes())
+    h.update(np.asarray(fixed, np.float64).tobytes())
+    h.update(json.dumps([num_warmup, num_samples, setup], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _cached_nuts(cache: Path | None, fingerprint: str, run):
+    """``run()``'s ``(draws, divergences, seconds)``, read from or written to ``cache``.
+
+    Files are ``cache/nuts-<fingerprint>.npz`` (plain arrays, read without pickle; written
+    atomically). Returns the triple and whether it came from the cache.
+    """
+    from cigars.io import atomic_path
+
+    path = None if cache is None else Path(cache) / f"nuts-{fingerprint[:40]}.npz"
+    if path is not None and path.is_file():
+        with np.load(path, allow_pickle=False) as f:
+            names = [str(n) for n in f["names"]]
+            draws = {n: f[f"draw_{n}"] for n in names}
+            return (draws, int(f["divergences"]), float(f["seconds"])), True
+    t = time.perf_counter()
+    draws, n_div = run()
+    seconds = time.perf_counter() - t
+    if path is not None:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(
+                    fh,
+                    names=np.array(list(draws)),
+                    divergences=n_div,
+                    seconds=seconds,
+                    **{f"draw_{n}": np.asarray(v) for n, v in draws.items()},
+                )
+    return (draws, n_div, seconds), False
 
 
 def compare_with_nuts(draws, nuts: dict[str, np.ndarray], names, key) -> dict[str, Any]:
@@ -148,6 +203,7 @@ def nuts_reference(
     num_warmup: int | None = None,
     num_samples: int | None = None,
     importance: int = 8,
+    cache: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Compare a run's neural posteriors with NUTS on ``n_surveys`` validation surveys.
@@ -175,6 +231,11 @@ def nuts_reference(
             500).
         importance: neural proposals per NUTS draw for the importance-sampled comparison
             (sub-model runs only; 0: none).
+        cache: a folder of NUTS draws (created if missing): each survey's draws are read from
+            it when the same computation (survey data, chain key, prior, sampler settings,
+            likelihood and selection config, versions: :func:`_nuts_fingerprint`) was cached
+            before, else run and saved. Comparing several runs of one experiment on the same
+            surveys then runs NUTS once (~2 min per survey on a 2-core CPU).
         progress: show a progress bar.
 
     Returns:
@@ -222,6 +283,16 @@ def nuts_reference(
     npe_names = list(prior.names)
     nuts_names = list(submodel_prior(exp).names)
     shared = [n for n in npe_names if n in nuts_names]
+    import numpyro
+
+    from cigars import __version__
+    from cigars.config import to_dict
+
+    setup = {
+        "likelihood": to_dict(exp.likelihood),
+        "selection": to_dict(exp.simulator.selection),
+        "versions": [jax.__version__, numpyro.__version__, __version__],
+    }
     surveys = []
     bar = tqdm(total=n_surveys, disable=not progress, desc="nuts reference", unit="survey")
     # the surveys cigars validate keeps (a run trained with max_objects is for those only)
@@ -253,18 +324,24 @@ def nuts_reference(
                 if data.n != int(np.asarray(sim.mask).sum()):
                     raise RuntimeError(f"survey {i}: the rebuilt catalogue differs from the run's")
             nuts_prior = submodel_prior(exp, fixed_values=theta_true)
-            t_nuts = time.perf_counter()
             grid = selection_grid(selection, model, data)  # NUTS and the importance weights
-            nuts, n_div = nuts_draws(
-                jax.random.fold_in(k_post, 1),
-                model,
-                nuts_prior,
-                data,
-                grid,
-                num_warmup=num_warmup,
-                num_samples=num_samples,
+            k_nuts = jax.random.fold_in(k_post, 1)
+            fixed = np.asarray(theta_vec, np.float64)
+            fingerprint = _nuts_fingerprint(k_nuts, data, fixed, num_warmup, num_samples, setup)
+            (nuts, n_div, t_nuts), from_cache = _cached_nuts(
+                cache,
+                fingerprint,
+                functools.partial(
+                    nuts_draws,
+                    k_nuts,
+                    model,
+                    nuts_prior,
+                    data,
+                    grid,
+                    num_warmup=num_warmup,
+                    num_samples=num_samples,
+                ),
             )
-            t_nuts = time.perf_counter() - t_nuts
             if use_is:
                 t_is = time.perf_counter()
                 weighted = _importance_draws(
@@ -281,6 +358,7 @@ def nuts_reference(
             "n_objects": int(data.n),
             "nuts_divergences": n_div,
             "nuts_s": t_nuts,
+            "nuts_cached": from_cache,
             **compared,
         }
         if use_is:

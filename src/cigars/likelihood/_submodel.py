@@ -266,9 +266,9 @@ def laplace_features(
     from ``theta_start`` (the negative Hessian shifted to be positive definite, then damped by
     six multiples of its mean diagonal; the best of the six steps is taken if it improves the
     objective, so it never decreases) until the Newton step is under 1e-3 of the posterior's
-    sds (its Newton decrement) or no step improves, or
-    ``max_newton`` steps (far from ``theta_start`` twelve steps had often not converged, and a
-    flat direction then looked unconstrained: stop 36), then returns
+    sds (the Newton decrement) or no step improves, at most ``max_newton`` steps (a fixed
+    twelve, until stop 36, left ~9% of prior samples short of the mode, some with a direction
+    that looked unconstrained), then returns
     :math:`\hat u`, :math:`\log` of the sds of :math:`(-H)^{-1}` and its correlations (upper
     triangle). The selection normalisation is left out (it needs a per-SN table); the
     network learns its effect from the simulations. Like the score (Alsing & Wandelt 2018),

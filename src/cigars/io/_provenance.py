@@ -58,15 +58,20 @@ def provenance() -> dict[str, Any]:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path`` atomically.
 
-    A crash inside the block leaves ``path`` untouched (and removes the temporary file).
+    A crash inside the block leaves ``path`` untouched (and removes the temporary file). The
+    file gets the permissions of one created with ``open`` (``0o666`` less the umask), not
+    ``mkstemp``'s owner-only ``0o600``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

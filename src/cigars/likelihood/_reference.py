@@ -235,7 +235,9 @@ def nuts_reference(
             it when the same computation (survey data, chain key, prior, sampler settings,
             likelihood and selection config, versions: :func:`_nuts_fingerprint`) was cached
             before, else run and saved. Comparing several runs of one experiment on the same
-            surveys then runs NUTS once (~2 min per survey on a 2-core CPU).
+            surveys then runs NUTS once (~2 min per survey on a 2-core CPU). The cigars
+            version in the key does not change with every source edit: clear the folder
+            after changing the likelihood's code in a development checkout.
         progress: show a progress bar.
 
     Returns:

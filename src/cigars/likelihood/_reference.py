@@ -103,7 +103,7 @@ def _nuts_fingerprint(key, data, fixed, num_warmup, num_samples, setup) -> str:
 def _cached_nuts(cache: Path | None, fingerprint: str, run):
     """``run()``'s ``(draws, divergences, seconds)``, read from or written to ``cache``.
 
-    Files are ``cache/nuts-<fingerprint>.npz`` (plain arrays, read without pickle; written
+    Files are ``cache/nuts-<first 40 hex digits>.npz`` (plain arrays, read without pickle; written
     atomically). Returns the triple and whether it came from the cache.
     """
     from cigars.io import atomic_path

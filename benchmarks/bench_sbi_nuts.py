@@ -20,6 +20,16 @@ training, excluding simulation.
 
 Usage: ``python benchmarks/bench_sbi_nuts.py [--quick]``. Writes
 ``benchmarks/SBI_NUTS_COMPARISON.md`` and ``benchmarks/sbi_nuts_comparison.json`` (full runs).
+
+**At the config's own budget** (``--simulations A.h5 B.h5 --bank BANK``, the stored sets of
+``cigars simulations`` the config's header names): both train on those surveys with the
+config's per-object features (Laplace features included) -- cigars exactly as ``cigars train
+CONFIG --simulations ...`` (its schedule and early stopping; the last ``n_val`` surveys are the
+validation set), sbi on the same features and validation fraction -- and are judged on the
+surveys ``cigars validate RUN --seed SEED`` draws: calibration on the first ``--n-test``, NUTS
+on the first ``--n-nuts`` (``--nuts-cache``: the same cache ``cigars validate --nuts-cache``
+fills, so NUTS runs once for both and for every validated run). Writes
+``SBI_NUTS_COMPARISON_FULL.md`` and ``sbi_nuts_comparison_full.json``.
 """
 
 from __future__ import annotations
@@ -155,7 +165,7 @@ def run(
     truth = np.asarray(sim_te.theta, dtype=np.float64)
     return {
         "quick": quick,
-        "config": str(CONFIG.relative_to(HERE.parent)),
+        "config": os.path.relpath(CONFIG, HERE.parent),
         "n_train": n_train,
         "n_val": training.n_val,
         "n_test": n_test,
@@ -195,15 +205,33 @@ def run(
 def markdown(res: dict, machine: str) -> str:
     """The report: per-global agreement with NUTS for both, calibration, wall times."""
     cig, sbi = res["vs_nuts"]["cigars"]["summary"], res["vs_nuts"]["sbi"]["summary"]
+    if "simulations" in res:  # run_stored
+        source = [
+            f"Both trained on the same {res['n_train']} stored surveys (`"
+            + "`, `".join(Path(p).name for p in res["simulations"])
+            + f"`, {res['n_features']} features per SN incl. the Laplace features; cigars with "
+            "the config's own schedule); held-out surveys: those of `cigars validate --seed "
+            f"{res['seed']}`, calibration on {res['n_test']}, NUTS ({res['nuts_warmup']} + "
+            f"{res['num_samples']} draws; {sum(res['nuts_divergences'])} divergences) on the "
+            f"first {res['n_nuts']} ({min(res['n_objects_nuts'])}-{max(res['n_objects_nuts'])} "
+            f"SNe). sbi: at most {res['sbi_max_epochs']} epochs.",
+        ]
+        usage = "`python benchmarks/bench_sbi_nuts.py --simulations ...`"
+    else:
+        source = [
+            f"Both trained on the same {res['n_train']} stored surveys; NUTS "
+            f"({res['nuts_warmup']} + {res['num_samples']} draws) on the first {res['n_nuts']} "
+            f"of {res['n_test']} held-out surveys "
+            f"({', '.join(map(str, res['n_objects_nuts']))} SNe; "
+            f"{sum(res['nuts_divergences'])} divergences; {np.mean(res['nuts_s']):.0f} s each).",
+        ]
+        usage = "`python benchmarks/bench_sbi_nuts.py`"
     lines = [
         "# cigars vs sbi at an equal simulation budget, both against NUTS",
         "",
-        f"Machine: {machine}. Produced by `python benchmarks/bench_sbi_nuts.py` (see its",
+        f"Machine: {machine}. Produced by {usage} (see its",
         f"docstring). Model: `{res['config']}` (known-hosts sub-model, exact likelihood).",
-        f"Both trained on the same {res['n_train']} stored surveys; NUTS "
-        f"({res['nuts_warmup']} + {res['num_samples']} draws) on the first {res['n_nuts']} of "
-        f"{res['n_test']} held-out surveys ({', '.join(map(str, res['n_objects_nuts']))} SNe; "
-        f"{sum(res['nuts_divergences'])} divergences; {np.mean(res['nuts_s']):.0f} s each).",
+        *source,
         "",
         "| | cigars | sbi |",
         "|---|---|---|",
@@ -243,21 +271,205 @@ def markdown(res: dict, machine: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(quick: bool = False) -> dict:
-    """Run, write the report (full runs), return the numbers."""
+def run_stored(
+    simulations,
+    bank,
+    *,
+    seed: int = 777,
+    n_test: int = 100,
+    n_nuts: int = 16,
+    nuts_cache=None,
+    sbi_epochs: int = 100,
+) -> dict:
+    """Both trained on stored sets at the config's budget; judged on validation surveys."""
+    import itertools
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from cigars.config import load_experiment
+    from cigars.experiment import _stored_training_set, npe_problem, train_experiment
+    from cigars.hosts import load_bank
+    from cigars.inference import sample_posterior
+    from cigars.likelihood._reference import (
+        compare_with_nuts,
+        nuts_setup,
+        summarise_comparison,
+        survey_nuts,
+    )
+    from cigars.likelihood._submodel import sn_data_from_simulation, sn_model_for
+    from cigars.validate import fitting_surveys
+    from cigars.validate._run import _compact
+
+    exp = load_experiment(CONFIG)
+    training = exp.inference.training
+    sampler = exp.likelihood.sampler
+    num_samples = sampler.num_samples
+    torch.set_num_threads(os.cpu_count() or 1)
+    work = Path(os.environ.get("CIGARS_BENCH_DIR", "/tmp/cigars-bench-sbi"))
+    work.mkdir(parents=True, exist_ok=True)
+    simulate_one, prior, _ = npe_problem(exp, load_bank(bank))
+    names = list(prior.names)
+
+    # the held-out surveys: those of `cigars validate --seed seed`
+    fitting = fitting_surveys(jax.jit(simulate_one), prior, seed, training.max_objects, n_test)
+    test = list(tqdm(itertools.islice(fitting, n_test), total=n_test, desc="test surveys"))
+
+    # cigars, as `cigars train CONFIG --simulations ...`
+    run_dir = work / f"kh-cigars-stored-{int(time.time())}"
+    t0 = time.perf_counter()
+    result = train_experiment(exp, bank, run_dir, simulations=simulations, progress=True)
+    t_cigars = time.perf_counter() - t0
+    d_cig = []
+    for _, (_, _, k_post), _, sim in tqdm(test, desc="cigars draws"):
+        data, mask, context, _ = _compact(sim.data, sim.mask, sim.context)
+        th, _ = sample_posterior(result.estimator, k_post, data, mask, context, num_samples)
+        d_cig.append(np.asarray(th, np.float64))
+    d_cig = np.stack(d_cig)
+
+    # sbi, on the same surveys and features
+    stored = _stored_training_set(exp, simulations)
+    theta_tr = np.asarray(stored.theta)
+    rows = stored.mask.shape[1]
+    n_feat = stored.data.shape[-1]
+    f_tr, m_tr = bench_sbi.compact_surveys(stored.data, stored.mask, stored.context, rows)
+    del stored
+    x_tr, mean, sd = bench_sbi.sbi_inputs(f_tr, m_tr)
+    del f_tr, m_tr
+    posterior, t_sbi, epochs = bench_sbi.train_sbi(
+        theta_tr,
+        x_tr,
+        bench_sbi._torch_prior(exp, names),
+        n_val=training.n_val,
+        max_epochs=sbi_epochs,
+        batch_size=training.batch_size * 4,
+    )
+    del x_tr
+    f_te, m_te = bench_sbi.compact_surveys(
+        np.stack([np.asarray(t[3].data) for t in test]),
+        np.stack([np.asarray(t[3].mask) for t in test]),
+        np.stack([np.asarray(t[3].context) for t in test]),
+        rows,
+    )
+    x_te, _, _ = bench_sbi.sbi_inputs(f_te, m_te, mean, sd)
+    d_sbi = bench_sbi.sbi_draws(posterior, x_te, num_samples)
+
+    # NUTS on the first n_nuts (the cache of `cigars validate --nuts-cache`)
+    model = sn_model_for(exp)
+    selection = exp.simulator.selection.build()
+    setup = nuts_setup(exp)
+    records = {"cigars": [], "sbi": []}
+    nuts_s, divergences, cached = [], [], []
+    for j, (_, (_, _, k_post), theta_vec, sim) in enumerate(tqdm(test[:n_nuts], desc="NUTS")):
+        with jax.enable_x64(True):
+            data = sn_data_from_simulation(sim.data, sim.mask, sim.context)
+            _, _, (nuts, n_div, t_nuts), hit = survey_nuts(
+                exp,
+                setup,
+                model,
+                selection,
+                k_post,
+                prior.global_prior.from_array(theta_vec),
+                theta_vec,
+                data,
+                num_warmup=sampler.num_warmup,
+                num_samples=num_samples,
+                cache=nuts_cache,
+            )
+        nuts_s.append(t_nuts)
+        divergences.append(n_div)
+        cached.append(hit)
+        for name, d in (("cigars", d_cig), ("sbi", d_sbi)):
+            records[name].append(
+                compare_with_nuts(d[j], nuts, names, jax.random.fold_in(k_post, 2))
+            )
+
+    truth = np.stack([np.asarray(t[2], np.float64) for t in test])
+    return {
+        "quick": False,
+        "config": os.path.relpath(CONFIG, HERE.parent),
+        "simulations": [str(p) for p in simulations],
+        "seed": seed,
+        "n_train": len(theta_tr),
+        "n_val": training.n_val,
+        "n_test": n_test,
+        "n_nuts": n_nuts,
+        "num_samples": num_samples,
+        "nuts_warmup": sampler.num_warmup,
+        "nuts_s": nuts_s,
+        "nuts_divergences": divergences,
+        "nuts_cached": cached,
+        "n_objects_nuts": [int(np.asarray(t[3].mask).sum()) for t in test[:n_nuts]],
+        "n_features": n_feat,
+        "cigars_train_s": t_cigars,
+        "cigars_steps": result.step,
+        "cigars_batch_size": training.batch_size,
+        "cigars_best_val_loss": result.best_val_loss,
+        "cigars_run": str(run_dir),
+        "sbi_train_s": t_sbi,
+        "sbi_epochs": epochs,
+        "sbi_max_epochs": sbi_epochs,
+        "train_time_ratio_cigars_over_sbi": t_cigars / t_sbi,
+        "names": names,
+        "vs_nuts": {
+            k: {
+                "surveys": v,
+                "summary": {
+                    **summarise_comparison(v, names),
+                    "joint_c2st_mean": float(np.mean([r["c2st_joint"] for r in v])),
+                },
+            }
+            for k, v in records.items()
+        },
+        "calibration": {
+            "cigars": bench_sbi.calibration(d_cig, truth, names),
+            "sbi": bench_sbi.calibration(d_sbi, truth, names),
+        },
+    }
+
+
+def main(quick: bool = False, stored: dict | None = None) -> dict:
+    """Run, write the report (full runs), return the numbers.
+
+    ``stored``: keyword arguments of :func:`run_stored` (the comparison at the config's
+    budget, written to ``*_FULL``/``*_full`` files) instead of :func:`run`.
+    """
     from cigars.io import atomic_write_text
 
-    res = run(quick)
+    res = run(quick) if stored is None else run_stored(**stored)
     machine = os.environ.get("CIGARS_BENCH_MACHINE", f"{os.cpu_count()} CPU cores")
     if not quick:
-        atomic_write_text(HERE / "sbi_nuts_comparison.json", json.dumps(res, indent=2))
-        atomic_write_text(HERE / "SBI_NUTS_COMPARISON.md", markdown(res, machine))
+        tail = "" if stored is None else "_full"
+        atomic_write_text(HERE / f"sbi_nuts_comparison{tail}.json", json.dumps(res, indent=2))
+        atomic_write_text(HERE / f"SBI_NUTS_COMPARISON{tail.upper()}.md", markdown(res, machine))
     return res
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few-minute smoke version")
+    parser.add_argument(
+        "--simulations", nargs="+", type=Path, help="stored training sets: compare at this budget"
+    )
+    parser.add_argument("--bank", type=Path, help="the sets' galaxy bank (with --simulations)")
+    parser.add_argument("--seed", type=int, default=777, help="held-out surveys' seed")
+    parser.add_argument("--n-test", type=int, default=100, help="surveys for calibration")
+    parser.add_argument("--n-nuts", type=int, default=16, help="surveys compared with NUTS")
+    parser.add_argument("--nuts-cache", type=Path, help="NUTS draws cache (cigars validate's)")
+    parser.add_argument("--sbi-epochs", type=int, default=100, help="sbi's epoch limit")
     args = parser.parse_args()
-    out = main(args.quick)
+    stored = None
+    if args.simulations:
+        if args.bank is None or args.quick:
+            parser.error("--simulations needs --bank and is not a --quick run")
+        stored = {
+            "simulations": args.simulations,
+            "bank": args.bank,
+            "seed": args.seed,
+            "n_test": args.n_test,
+            "n_nuts": min(args.n_nuts, args.n_test),
+            "nuts_cache": args.nuts_cache,
+            "sbi_epochs": args.sbi_epochs,
+        }
+    out = main(args.quick, stored)
     print(markdown(out, f"{os.cpu_count()} CPU cores"))

@@ -40,8 +40,10 @@ __all__ = [
     "compare_with_nuts",
     "nuts_draws",
     "nuts_reference",
+    "nuts_setup",
     "reference_checks",
     "summarise_comparison",
+    "survey_nuts",
 ]
 
 
@@ -128,6 +130,91 @@ def _cached_nuts(cache: Path | None, fingerprint: str, run):
                     **{f"draw_{n}": np.asarray(v) for n, v in draws.items()},
                 )
     return (draws, n_div, seconds), False
+
+
+def nuts_setup(exp) -> dict[str, Any]:
+    """The part of every survey's NUTS fingerprint (:func:`_nuts_fingerprint`) set by ``exp``.
+
+    Its likelihood and selection sections and the jax, numpyro and cigars versions.
+    """
+    import jax
+    import numpyro
+
+    from cigars import __version__
+    from cigars.config import to_dict
+
+    return {
+        "likelihood": to_dict(exp.likelihood),
+        "selection": to_dict(exp.simulator.selection),
+        "versions": [jax.__version__, numpyro.__version__, __version__],
+    }
+
+
+def survey_nuts(
+    exp,
+    setup,
+    model,
+    selection,
+    k_post,
+    theta_true,
+    theta_vec,
+    data,
+    *,
+    num_warmup,
+    num_samples,
+    cache,
+):
+    """NUTS on the known-hosts likelihood of one validation survey; inside ``jax.enable_x64``.
+
+    The chain's key is ``fold_in(k_post, 1)`` (``k_post``: the survey's posterior key of
+    :func:`cigars.validate.survey_keys`); the globals the sub-model does not infer are fixed to
+    their true values. Anything computing the same survey's
+    reference (``cigars validate --reference nuts``, ``benchmarks/bench_sbi_nuts.py``) reads
+    the same cached draws.
+
+    Args:
+        exp: the experiment.
+        setup: :func:`nuts_setup` of ``exp``.
+        model: :func:`~cigars.likelihood.sn_model_for` of ``exp``.
+        selection: the experiment's built selection function.
+        k_post: the survey's posterior key.
+        theta_true: the survey's true globals (the prior's parameter PyTree).
+        theta_vec: the same as an array ``(n_theta,)`` in the prior's order.
+        data: the survey's supernovae (:class:`~cigars.likelihood.SNData`).
+        num_warmup: warm-up steps.
+        num_samples: draws.
+        cache: the draws' cache folder (None: no cache; :func:`_cached_nuts`).
+
+    Returns:
+        ``(prior, grid, (draws, divergences, seconds), from_cache)``: the sub-model prior with
+        the fixed values, the selection normalisation, the NUTS result and whether it was read
+        from the cache.
+    """
+    import jax
+
+    from cigars.likelihood._selection import selection_grid
+    from cigars.likelihood._submodel import submodel_prior
+
+    prior = submodel_prior(exp, fixed_values=theta_true)
+    grid = selection_grid(selection, model, data)  # NUTS and the importance weights
+    k_nuts = jax.random.fold_in(k_post, 1)
+    fixed = np.asarray(theta_vec, np.float64)
+    fingerprint = _nuts_fingerprint(k_nuts, data, fixed, num_warmup, num_samples, setup)
+    result, from_cache = _cached_nuts(
+        cache,
+        fingerprint,
+        functools.partial(
+            nuts_draws,
+            k_nuts,
+            model,
+            prior,
+            data,
+            grid,
+            num_warmup=num_warmup,
+            num_samples=num_samples,
+        ),
+    )
+    return prior, grid, result, from_cache
 
 
 def compare_with_nuts(draws, nuts: dict[str, np.ndarray], names, key) -> dict[str, Any]:
@@ -252,7 +339,6 @@ def nuts_reference(
     from cigars.experiment import load_run, npe_problem, simulator_for
     from cigars.hosts import load_bank
     from cigars.inference import load_estimator, posterior_log_prob, sample_posterior
-    from cigars.likelihood._selection import selection_grid
     from cigars.likelihood._submodel import (
         sn_data_from_catalogue,
         sn_data_from_simulation,
@@ -285,16 +371,7 @@ def nuts_reference(
     npe_names = list(prior.names)
     nuts_names = list(submodel_prior(exp).names)
     shared = [n for n in npe_names if n in nuts_names]
-    import numpyro
-
-    from cigars import __version__
-    from cigars.config import to_dict
-
-    setup = {
-        "likelihood": to_dict(exp.likelihood),
-        "selection": to_dict(exp.simulator.selection),
-        "versions": [jax.__version__, numpyro.__version__, __version__],
-    }
+    setup = nuts_setup(exp)
     surveys = []
     bar = tqdm(total=n_surveys, disable=not progress, desc="nuts reference", unit="survey")
     # the surveys cigars validate keeps (a run trained with max_objects is for those only)
@@ -325,24 +402,18 @@ def nuts_reference(
                 data = sn_data_from_catalogue(rows)
                 if data.n != int(np.asarray(sim.mask).sum()):
                     raise RuntimeError(f"survey {i}: the rebuilt catalogue differs from the run's")
-            nuts_prior = submodel_prior(exp, fixed_values=theta_true)
-            grid = selection_grid(selection, model, data)  # NUTS and the importance weights
-            k_nuts = jax.random.fold_in(k_post, 1)
-            fixed = np.asarray(theta_vec, np.float64)
-            fingerprint = _nuts_fingerprint(k_nuts, data, fixed, num_warmup, num_samples, setup)
-            (nuts, n_div, t_nuts), from_cache = _cached_nuts(
-                cache,
-                fingerprint,
-                functools.partial(
-                    nuts_draws,
-                    k_nuts,
-                    model,
-                    nuts_prior,
-                    data,
-                    grid,
-                    num_warmup=num_warmup,
-                    num_samples=num_samples,
-                ),
+            nuts_prior, grid, (nuts, n_div, t_nuts), from_cache = survey_nuts(
+                exp,
+                setup,
+                model,
+                selection,
+                k_post,
+                theta_true,
+                theta_vec,
+                data,
+                num_warmup=num_warmup,
+                num_samples=num_samples,
+                cache=cache,
             )
             if use_is:
                 t_is = time.perf_counter()

@@ -70,7 +70,7 @@ def run(
     from cigars.experiment import npe_problem
     from cigars.hosts import load_bank
     from cigars.inference import Simulation, train
-    from cigars.likelihood._reference import compare_with_nuts, nuts_draws, summarise_comparison
+    from cigars.likelihood._reference import compare_with_nuts, nuts_draws
     from cigars.likelihood._selection import selection_grid
     from cigars.likelihood._submodel import sn_data_from_simulation, sn_model_for, submodel_prior
 
@@ -185,6 +185,15 @@ def run(
         "sbi_epochs": epochs,
         "train_time_ratio_cigars_over_sbi": t_cigars / t_sbi,
         "names": names,
+        **_judged(records, {"cigars": d_cig, "sbi": d_sbi}, truth, names),
+    }
+
+
+def _judged(records: dict, draws: dict, truth, names) -> dict:
+    """Each estimator's NUTS comparisons (per survey and summarised) and calibration."""
+    from cigars.likelihood._reference import summarise_comparison
+
+    return {
         "vs_nuts": {
             k: {
                 "surveys": v,
@@ -195,10 +204,7 @@ def run(
             }
             for k, v in records.items()
         },
-        "calibration": {
-            "cigars": bench_sbi.calibration(d_cig, truth, names),
-            "sbi": bench_sbi.calibration(d_sbi, truth, names),
-        },
+        "calibration": {k: bench_sbi.calibration(d, truth, names) for k, d in draws.items()},
     }
 
 
@@ -294,7 +300,6 @@ def run_stored(
     from cigars.likelihood._reference import (
         compare_with_nuts,
         nuts_setup,
-        summarise_comparison,
         survey_nuts,
     )
     from cigars.likelihood._submodel import sn_data_from_simulation, sn_model_for
@@ -411,20 +416,7 @@ def run_stored(
         "sbi_max_epochs": sbi_epochs,
         "train_time_ratio_cigars_over_sbi": t_cigars / t_sbi,
         "names": names,
-        "vs_nuts": {
-            k: {
-                "surveys": v,
-                "summary": {
-                    **summarise_comparison(v, names),
-                    "joint_c2st_mean": float(np.mean([r["c2st_joint"] for r in v])),
-                },
-            }
-            for k, v in records.items()
-        },
-        "calibration": {
-            "cigars": bench_sbi.calibration(d_cig, truth, names),
-            "sbi": bench_sbi.calibration(d_sbi, truth, names),
-        },
+        **_judged(records, {"cigars": d_cig, "sbi": d_sbi}, truth, names),
     }
 
 

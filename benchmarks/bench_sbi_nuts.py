@@ -317,7 +317,7 @@ def run_stored(
     names = list(prior.names)
 
     # the held-out surveys: those of `cigars validate --seed seed`
-    fitting = fitting_surveys(jax.jit(simulate_one), prior, seed, training.max_objects, n_test)
+    fitting = fitting_surveys(jax.jit(simulate_one), prior, seed, training.max_objects, 10 * n_test)
     test = list(tqdm(itertools.islice(fitting, n_test), total=n_test, desc="test surveys"))
 
     # cigars, as `cigars train CONFIG --simulations ...`

@@ -168,9 +168,8 @@ def survey_nuts(
 
     The chain's key is ``fold_in(k_post, 1)`` (``k_post``: the survey's posterior key of
     :func:`cigars.validate.survey_keys`); the globals the sub-model does not infer are fixed to
-    their true values. Anything computing the same survey's
-    reference (``cigars validate --reference nuts``, ``benchmarks/bench_sbi_nuts.py``) reads
-    the same cached draws.
+    their true values. Whatever computes the same survey's reference (``cigars validate
+    --reference nuts``, ``benchmarks/bench_sbi_nuts.py``) reads the same cached draws.
 
     Args:
         exp: the experiment.

@@ -102,8 +102,22 @@ def _torch_prior(exp, names):
     return MultipleIndependent(dists, validate_args=False)
 
 
-def train_sbi(theta, x, prior, *, n_val: int, max_epochs: int, batch_size: int, seed: int = 0):
-    """sbi NPE (NSF + PermutationInvariantEmbedding); returns (posterior, seconds, epochs)."""
+def train_sbi(
+    theta,
+    x,
+    prior,
+    *,
+    n_val: int,
+    max_epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    progress: bool = False,
+):
+    """sbi NPE (NSF + PermutationInvariantEmbedding).
+
+    Returns (posterior, seconds, epochs, validation losses per epoch); ``progress``: sbi's
+    epoch counter on stderr.
+    """
     import torch
     from sbi.inference import NPE
     from sbi.neural_nets import posterior_nn
@@ -136,7 +150,7 @@ def train_sbi(theta, x, prior, *, n_val: int, max_epochs: int, batch_size: int, 
         num_bins=8,
         z_score_x="none",
     )
-    inference = NPE(prior=prior, density_estimator=builder, show_progress_bars=False)
+    inference = NPE(prior=prior, density_estimator=builder, show_progress_bars=progress)
     inference.append_simulations(
         torch.as_tensor(theta, dtype=torch.float32),
         torch.as_tensor(x),
@@ -148,10 +162,12 @@ def train_sbi(theta, x, prior, *, n_val: int, max_epochs: int, batch_size: int, 
         validation_fraction=n_val / len(theta),
         max_num_epochs=max_epochs,
         stop_after_epochs=20,
+        show_train_summary=progress,
     )
     seconds = time.perf_counter() - t0
     epochs = int(inference.summary["epochs_trained"][-1])
-    return inference.build_posterior(net), seconds, epochs
+    val_losses = [float(v) for v in inference.summary["validation_loss"]]
+    return inference.build_posterior(net), seconds, epochs, val_losses
 
 
 def sbi_draws(posterior, x, num_samples: int, seed: int = 0):
@@ -307,7 +323,7 @@ def run(
     # sbi
     x_tr, mean, sd = sbi_inputs(f_tr, m_tr)
     x_te, _, _ = sbi_inputs(f_te, m_te, mean, sd)
-    posterior, t_sbi, epochs = train_sbi(
+    posterior, t_sbi, epochs, _ = train_sbi(
         np.asarray(sim_tr.theta),
         x_tr,
         _torch_prior(exp, names),

@@ -128,7 +128,7 @@ def run(
     # sbi
     x_tr, mean, sd = bench_sbi.sbi_inputs(f_tr, m_tr)
     x_te, _, _ = bench_sbi.sbi_inputs(f_te, m_te, mean, sd)
-    posterior, t_sbi, epochs = bench_sbi.train_sbi(
+    posterior, t_sbi, epochs, _ = bench_sbi.train_sbi(
         np.asarray(sim_tr.theta),
         x_tr,
         bench_sbi._torch_prior(exp, names),
@@ -220,7 +220,13 @@ def markdown(res: dict, machine: str) -> str:
             f"{res['seed']}`, calibration on {res['n_test']}, NUTS ({res['nuts_warmup']} + "
             f"{res['num_samples']} draws; {sum(res['nuts_divergences'])} divergences) on the "
             f"first {res['n_nuts']} ({min(res['n_objects_nuts'])}-{max(res['n_objects_nuts'])} "
-            f"SNe). sbi: at most {res['sbi_max_epochs']} epochs.",
+            f"SNe). sbi: at most {res['sbi_max_epochs']} epochs; its validation loss was lowest "
+            f"at epoch {res['sbi_best_epoch']} of {res['sbi_epochs']}"
+            + (
+                " (stopped by the cap, not by its own early stopping)."
+                if res["sbi_epochs"] >= res["sbi_max_epochs"]
+                else " (stopped by its own early stopping)."
+            ),
         ]
         usage = "`python benchmarks/bench_sbi_nuts.py --simulations ...`"
     else:
@@ -341,13 +347,14 @@ def run_stored(
     del stored
     x_tr, mean, sd = bench_sbi.sbi_inputs(f_tr, m_tr)
     del f_tr, m_tr
-    posterior, t_sbi, epochs = bench_sbi.train_sbi(
+    posterior, t_sbi, epochs, sbi_val = bench_sbi.train_sbi(
         theta_tr,
         x_tr,
         bench_sbi._torch_prior(exp, names),
         n_val=training.n_val,
         max_epochs=sbi_epochs,
         batch_size=training.batch_size * 4,
+        progress=True,
     )
     del x_tr
     f_te, m_te = bench_sbi.compact_surveys(
@@ -414,6 +421,8 @@ def run_stored(
         "sbi_train_s": t_sbi,
         "sbi_epochs": epochs,
         "sbi_max_epochs": sbi_epochs,
+        "sbi_val_losses": sbi_val,
+        "sbi_best_epoch": int(np.argmin(sbi_val)) + 1,
         "train_time_ratio_cigars_over_sbi": t_cigars / t_sbi,
         "names": names,
         **_judged(records, {"cigars": d_cig, "sbi": d_sbi}, truth, names),

@@ -27,9 +27,10 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
-# The whole-workflow and training-to-truth tests (marked `long`): the CLI end to end, the
-# two-device training step, the toy estimators' C2ST and coverage against the exact posterior.
-# .ci/run runs them after `make test`, so CI checks everything `make test` leaves out for speed.
+# The tests marked `long`: the CLI end to end, the two-device training step, the toy
+# estimators' C2ST and coverage against the exact posterior, and the fast tier's slowest
+# oracle, training and sampling checks (over ~20 s each on 2 cores). .ci/run runs them after
+# `make test`, so CI checks everything `make test` leaves out for speed.
 test-long: $(STAMP)
 	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile -m long
 

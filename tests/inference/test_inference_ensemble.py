@@ -58,6 +58,7 @@ def test_ensemble_density_is_the_equal_weight_mixture(key):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.long
 def test_ensemble_draws_follow_the_mixture(key):
     """Globals match the members' pooled draws (half each); locals respect mask and support."""
     k1, k2, k3, k4 = jax.random.split(key, 4)

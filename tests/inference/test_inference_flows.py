@@ -111,6 +111,7 @@ def test_bad_arguments_raise():
         flow.log_prob(jnp.zeros(3), jnp.zeros(2))
 
 
+@pytest.mark.long
 def test_context_in_parts_equals_the_concatenated_context(key, x64):
     """A tuple of broadcastable context parts gives the flow of their concatenation (float64:
     only the order of the first layer's sums differs)."""

@@ -244,6 +244,7 @@ def test_lookup_and_reference_set_must_come_together(tmp_path):
         )
 
 
+@pytest.mark.long
 def test_the_sampled_flow_reads_the_encodings_without_training_them():
     """With a lookup, the encoder and summary are trained by the global flow and an auxiliary
     local flow without the lookup: the sampled local flow's parameters do not change their

@@ -100,6 +100,7 @@ def test_local_loss_is_mean_over_valid_objects_when_k_covers_all(key, local_post
     np.testing.assert_allclose(aux["global_nll"], -np.mean(lp_global), rtol=1e-5)
 
 
+@pytest.mark.long
 def test_local_subsample_never_picks_padding_and_is_unbiased(key):
     """Objects in padded slots carry NaN locals: the loss stays finite; E[subsample] = mean."""
     toy = LinearGaussianToy(n_max=8, n_min=3)
@@ -168,6 +169,7 @@ def test_physical_global_density_integrates_to_one(key, x64):
     np.testing.assert_allclose(jnp.trapezoid(jnp.exp(lp) * dtheta, g), 1.0, atol=1e-4)
 
 
+@pytest.mark.long
 def test_posterior_log_prob_is_the_global_density_of_the_draws(key):
     """The jitted entry point gives log_prob_theta; wrong shapes are refused by name."""
     from cigars.inference import posterior_log_prob, sample_posterior
@@ -369,6 +371,7 @@ def test_globals_only_model_and_wrong_shapes(key):
         )
 
 
+@pytest.mark.long
 @LOCAL_POSTERIORS
 def test_local_draws_do_not_depend_on_how_many_slots_the_flows_run_on(key, local_posterior):
     """sample_posterior runs the per-object flows on the valid objects only (n_active < n_max);
@@ -405,6 +408,7 @@ def test_active_slots_hold_every_valid_object_with_little_padding():
     assert active_slots(300, 200) == 200  # capped at n_max
 
 
+@pytest.mark.long
 @LOCAL_POSTERIORS
 def test_local_draws_follow_the_local_density_given_each_draws_globals(key, x64, local_posterior):
     """Probability integral transform: each local draw's CDF under log_prob_locals at the
@@ -438,6 +442,7 @@ def _laplace_columns(mode, cov):
     return np.concatenate([mode, np.log(sd), corr[np.triu_indices(len(mode), 1)]])
 
 
+@pytest.mark.long
 def test_laplace_frame_centres_and_scales_by_the_surveys_gaussian(key, x64):
     """``global_frame: laplace``: for globals drawn from the Gaussian that a survey's trailing
     columns describe (in the unconstrained space), the flow's variables before their asinh have

@@ -57,6 +57,7 @@ def _params(result):
     return jax.tree.leaves(nnx.state(result.estimator, nnx.Param))
 
 
+@pytest.mark.long
 def test_outputs_and_reload(tmp_path):
     res = train(_config(), TOY.simulate, TOY.prior, tmp_path, progress=False)
     assert res.step == 20 and not res.stopped_early and np.isfinite(res.best_val_loss)
@@ -122,6 +123,7 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
     assert resumed.best_val_loss == straight.best_val_loss
 
 
+@pytest.mark.long
 def test_init_from_starts_at_the_source_runs_best_parameters(tmp_path, monkeypatch):
     from flax import nnx
 
@@ -170,6 +172,7 @@ def test_init_from_starts_at_the_source_runs_best_parameters(tmp_path, monkeypat
               progress=False)  # fmt: skip
 
 
+@pytest.mark.long
 def test_stored_arrays_and_early_stopping(tmp_path):
     data = jax.jit(lambda k: simulate_batch(TOY.simulate, TOY.prior, k, 64))(jax.random.key(5))
     res = train(
@@ -204,6 +207,7 @@ def test_fit_objects_gathers_the_valid_rows_and_flags_surveys_that_do_not_fit():
             assert np.asarray(out.mask[i])[:keep].all()
 
 
+@pytest.mark.long
 def test_loss_weights_leave_surveys_out_and_compaction_changes_nothing(key):
     from flax import nnx
 

@@ -62,6 +62,7 @@ def standardised_file(tmp_path):
     return tmp_path, t
 
 
+@pytest.mark.long
 def test_cli_nuts_standardised(standardised_file, capsys):
     tmp, t = standardised_file
     out = tmp / "post.nc"

@@ -93,6 +93,7 @@ def test_problem_contract_and_likelihood(key):
     assert rejection_failure_rate(simulate_one, prior, key, n_sims=8) < 0.02
 
 
+@pytest.mark.long
 def test_laplace_features_are_the_mode_and_curvature(key):
     """laplace_features against scipy: the mode of the log posterior in the logit space of the
     uniform priors (written out here, Jacobian included) and the inverse of its

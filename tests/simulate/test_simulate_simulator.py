@@ -60,6 +60,7 @@ def leaves_equal(a, b, rtol=1e-5):
             np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.long
 def test_jit_equals_eager(simulator):
     key, theta = jax.random.key(0), Theta()
     theta = jax.tree_util.tree_map(jnp.float32, theta)

@@ -220,8 +220,8 @@ def markdown(res: dict, machine: str) -> str:
             f"{res['seed']}`, calibration on {res['n_test']}, NUTS ({res['nuts_warmup']} + "
             f"{res['num_samples']} draws; {sum(res['nuts_divergences'])} divergences) on the "
             f"first {res['n_nuts']} ({min(res['n_objects_nuts'])}-{max(res['n_objects_nuts'])} "
-            f"SNe). sbi: at most {res['sbi_max_epochs']} epochs; its validation loss was lowest "
-            f"at epoch {res['sbi_best_epoch']} of {res['sbi_epochs']}"
+            f"SNe). sbi: `max_num_epochs` {res['sbi_max_epochs']}, {res['sbi_epochs']} epochs "
+            f"trained; its validation loss was lowest at epoch {res['sbi_best_epoch']}"
             + (
                 " (stopped by the cap, not by its own early stopping)."
                 if res["sbi_epochs"] >= res["sbi_max_epochs"]

@@ -20,10 +20,11 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # the 2-core machine, mostly from repeated compilations.
 set_compilation_cache(ROOT / ".cache" / "jax-tests", max_size_gib=2)
 
-# The slowest test files of `make test` (stop 36, 2-core machine: 60-340 s each), run first.
+# The slowest test files of `make test` (stop 36, 2-core machine: 60-340 s each; stop 38 moved
+# some of their tests to the long tier), run first.
 # `make test` gives each file to one process (--dist loadfile) in collection order; a slow one
 # collected last keeps one process busy while the others have nothing left to do. The sort is
-# stable: the other files keep their order. (`make test-long` has too few files to matter.)
+# stable: the other files keep their order. (`make test-long` runs in collection order.)
 SLOW_FILES_FIRST = (
     "inference/test_inference_npe.py",
     "inference/test_inference_train.py",

@@ -167,6 +167,36 @@ def test_laplace_features_are_the_mode_and_curvature(key):
     np.testing.assert_allclose(lap32[0], feats, atol=2e-2)
 
 
+def test_laplace_reports_its_passes(key):
+    """The fit's pass count (read by benchmarks/bench_knownhosts.py): a converged fit stops
+    before the cap with laplace_features' features; capped at two passes it stops there, short
+    of the mode."""
+    from cigars.likelihood import laplace_features
+    from cigars.likelihood._submodel import _laplace
+
+    exp = from_dict(Experiment, EXPERIMENT)
+    simulate_one, prior, _ = known_hosts_problem(exp, None, pool=_pool())
+    k1, k2 = jax.random.split(key)
+    _, _, data, mask, context = jax.jit(simulate_one)(k2, prior.sample(k1))
+    model, gp = sn_model_for(exp), prior.global_prior
+    start = gp.to_array(gp.fixed).astype(data.dtype)
+
+    def fit(max_newton):
+        f = jax.jit(lambda *a: _laplace(model, gp, start, *a, max_newton))
+        feats, passes = f(data[:, :6], context, mask)
+        return np.asarray(feats), int(passes)
+
+    feats, passes = fit(60)
+    assert 2 < passes < 60
+    expected = jax.jit(lambda *a: laplace_features(model, gp, start, *a))(data, context, mask)
+    np.testing.assert_allclose(feats, np.asarray(expected), rtol=1e-5, atol=1e-6)
+    d = len(gp.names)
+    short, short_passes = fit(2)
+    assert short_passes == 2
+    sd = np.exp(feats[d : 2 * d])
+    assert np.max(np.abs(short[:d] - feats[:d]) / sd) > 0.1
+
+
 def test_sub_model_needs_the_full_sn_model():
     bad = {**EXPERIMENT, "likelihood": {**EXPERIMENT["likelihood"], "selection": False}}
     with pytest.raises(ConfigError, match="sub_model: needs selection: true"):

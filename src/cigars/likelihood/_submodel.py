@@ -249,7 +249,8 @@ def score_terms(model: SNModel, global_prior, theta_fid, data, context):
         return jax.grad(log_l)(theta_fid)
 
     # Objects in vmapped chunks of 50 (lax.map): one jacfwd over a whole batch of surveys
-    # (16 x 300 SNe x n_theta tangents) hung XLA:CPU (jaxlib 0.10.2) on some batches.
+    # (16 x 300 SNe x n_theta tangents) hung XLA:CPU (jaxlib 0.10.2) on some batches: the
+    # batched-LAPACK deadlock described in laplace_features.
     rows = jnp.concatenate([data[:, :6], context], axis=-1)
     terms = jax.lax.map(one, rows, batch_size=50)
     return jnp.where(jnp.isfinite(terms), terms, 0.0)
@@ -288,15 +289,25 @@ def laplace_features(
     Returns:
         (d + d + d (d - 1) / 2,) features for d inferred parameters.
     """
-    # Batched (a vmapped simulation), this runs one sample after another: vmapping the Hessian
-    # inside the whole simulation hung XLA:CPU (jaxlib 0.10.2; cf. score_terms).
+    # Batched (a vmapped simulation), this runs one sample after another. Vmapped, the
+    # Hessian's batched LAPACK calls (the 4 x 4 Cholesky factors and triangular solves of
+    # sn_log_likelihood) deadlock XLA:CPU on 2 cores (jaxlib 0.10.2): each splits its batch over
+    # the intra-op thread pool from inside a task of that pool and waits for the parts, and with
+    # every worker waiting nothing runs them (gdb: lapack_strsm_ffi -> ParallelBatchMap ->
+    # BlockingCounter::Wait on all workers, 0% CPU; jit(vmap(hessian)) of a Cholesky solve over
+    # 64 x 300 matrices hangs, 16 x 300 does not). Unrolled 4 x 4 factors avoid the deadlock,
+    # but the batched Hessian then costs 10-12 ms per sample against 6.5 ms here (stop 39).
     return jax.custom_batching.sequential_vmap(
-        lambda t, a, c, m: _laplace(model, global_prior, t, a, c, m, max_newton)
+        lambda t, a, c, m: _laplace(model, global_prior, t, a, c, m, max_newton)[0]
     )(theta_start, data[:, :6], context, mask)
 
 
 def _laplace(model, global_prior, theta_start, data, context, mask, max_newton):
-    """:func:`laplace_features` of one sample (``data``: its six SN columns)."""
+    """:func:`laplace_features` of one sample, and its number of passes.
+
+    ``data``: the sample's six SN columns. Returns ``(features, passes)``, ``passes`` the
+    Levenberg-Marquardt passes run (the last one, at the mode, takes no step).
+    """
     import numpyro.distributions as dist
 
     # Padded slots carry arbitrary (possibly non-finite) values; give them a valid object's, so
@@ -361,7 +372,9 @@ def _laplace(model, global_prior, theta_start, data, context, mask, max_newton):
     # mode. After max_newton passes without converging it is one step behind.
     f_start = safe(objective(u0))
     state = (u0, f_start, jnp.zeros((d, d), u0.dtype), 0, False)
-    u_hat, _, neg_h, _, _ = jax.lax.while_loop(lambda s: ~s[4] & (s[3] < max_newton), newton, state)
+    u_hat, _, neg_h, n_pass, _ = jax.lax.while_loop(
+        lambda s: ~s[4] & (s[3] < max_newton), newton, state
+    )
     shift = jnp.maximum(
         0.0, 1e-6 * jnp.abs(jnp.diagonal(neg_h)).max() - jnp.linalg.eigvalsh(neg_h)[0]
     )
@@ -370,7 +383,7 @@ def _laplace(model, global_prior, theta_start, data, context, mask, max_newton):
     corr = cov / (sd[:, None] * sd[None, :])
     iu = np.triu_indices(d, 1)
     out = jnp.concatenate([u_hat, jnp.log(sd), corr[iu]])
-    return jnp.where(jnp.isfinite(out), out, 0.0)
+    return jnp.where(jnp.isfinite(out), out, 0.0), n_pass
 
 
 def _sn_data(data, context) -> SNData:

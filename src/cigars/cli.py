@@ -403,12 +403,13 @@ def _cmd_validate(args) -> int:
                 f"NUTS draws of {cached} of {ref['n_surveys']} surveys read from {args.nuts_cache}"
             )
         print(f"NUTS reference on {ref['n_surveys']} surveys ({ref['compared']}):")
-        print(f"{'parameter':>12} {'C2ST':>7} {'|shift|/sd':>11} {'sd ratio':>9}")
+        print(f"{'parameter':>12} {'C2ST':>7} {'|shift|/sd':>11} {'sd ratio':>9} {'MC noise':>9}")
         for name, r in ref["summary"].items():
             print(
                 f"{name:>12} {r['c2st_mean']:>7.3f} {r['abs_shift_mean']:>11.3f} "
-                f"{r['sd_ratio_median']:>9.3f}"
+                f"{r['sd_ratio_median']:>9.3f} {r['abs_shift_noise']:>9.3f}"
             )
+        print("(MC noise: the mean |shift| that the finite draws alone give an exact posterior)")
         print(f"{'joint':>12} {ref['c2st_joint_mean']:>7.3f}")
         weighted = ref.get("importance")
         if weighted:

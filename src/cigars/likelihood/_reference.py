@@ -42,6 +42,7 @@ __all__ = [
     "nuts_reference",
     "nuts_setup",
     "reference_checks",
+    "shift_mc_error",
     "summarise_comparison",
     "survey_nuts",
 ]
@@ -216,6 +217,20 @@ def survey_nuts(
     return prior, grid, result, from_cache
 
 
+def shift_mc_error(npe: np.ndarray, nuts: np.ndarray) -> tuple[float, float]:
+    """Monte-Carlo standard error of the shift ``(mean(npe) - mean(nuts)) / sd(nuts)``.
+
+    The neural draws are independent; NUTS's (one chain) count by their effective number
+    (:func:`numpyro.diagnostics.effective_sample_size`, at most their number). Returns
+    ``(se, nuts_ess)``.
+    """
+    from numpyro.diagnostics import effective_sample_size
+
+    ess = min(float(effective_sample_size(nuts[None, :])), float(nuts.size))
+    sd = nuts.std(ddof=1)
+    return math.sqrt(npe.var(ddof=1) / npe.size + nuts.var(ddof=1) / ess) / sd, ess
+
+
 def compare_with_nuts(draws, nuts: dict[str, np.ndarray], names, key) -> dict[str, Any]:
     """One sample's neural draws against NUTS's, per parameter and jointly.
 
@@ -227,7 +242,8 @@ def compare_with_nuts(draws, nuts: dict[str, np.ndarray], names, key) -> dict[st
             C2ST with ``len(names)``).
 
     Returns:
-        ``{"parameters": {name: npe/nuts mean and sd, shift_in_nuts_sd, sd_ratio, c2st},
+        ``{"parameters": {name: npe/nuts mean and sd, nuts_ess, shift_in_nuts_sd, shift_mc_se
+        (:func:`shift_mc_error`), sd_ratio, c2st},
         "c2st_joint": ...}``.
     """
     import jax
@@ -237,13 +253,16 @@ def compare_with_nuts(draws, nuts: dict[str, np.ndarray], names, key) -> dict[st
     draws = np.asarray(draws, np.float64)
     out = {}
     for j, name in enumerate(names):
-        a, b = draws[:, j], nuts[name]
+        a, b = draws[:, j], np.asarray(nuts[name], np.float64)
+        se, ess = shift_mc_error(a, b)
         out[name] = {
             "npe_mean": float(a.mean()),
             "npe_sd": float(a.std(ddof=1)),
             "nuts_mean": float(b.mean()),
             "nuts_sd": float(b.std(ddof=1)),
+            "nuts_ess": ess,
             "shift_in_nuts_sd": float((a.mean() - b.mean()) / b.std(ddof=1)),
+            "shift_mc_se": se,
             "sd_ratio": float(a.std(ddof=1) / b.std(ddof=1)),
             "c2st": c2st(jax.random.fold_in(key, j), a, b),
         }
@@ -268,13 +287,23 @@ def _importance_draws(proposals, log_q, model, data, grid, prior, names):
 
 
 def summarise_comparison(records: list[dict[str, Any]], names) -> dict[str, dict[str, float]]:
-    """Mean C2ST, mean absolute shift and median sd ratio per parameter over samples."""
+    """Mean C2ST, mean absolute shift and median sd ratio per parameter over samples.
+
+    Also ``abs_shift_noise``: the mean absolute shift that Monte-Carlo noise alone gives an
+    exact posterior, ``sqrt(2/pi)`` times each sample's ``shift_mc_se``, averaged (the mean
+    of |normal| of that sd). The measured ``abs_shift_mean`` carries this noise too (in
+    quadrature, roughly), so a value near the noise floor says more draws, not a better
+    network, would lower it.
+    """
     summary = {}
     for name in names:
         rows = [r["parameters"][name] for r in records]
         summary[name] = {
             "c2st_mean": float(np.mean([r["c2st"] for r in rows])),
             "abs_shift_mean": float(np.mean([abs(r["shift_in_nuts_sd"]) for r in rows])),
+            "abs_shift_noise": float(
+                math.sqrt(2 / math.pi) * np.mean([r["shift_mc_se"] for r in rows])
+            ),
             "sd_ratio_median": float(np.median([r["sd_ratio"] for r in rows])),
         }
     return summary

@@ -306,7 +306,7 @@ def _laplace(model, global_prior, theta_start, data, context, mask, max_newton):
     """:func:`laplace_features` of one sample, and its number of passes.
 
     ``data``: the sample's six SN columns. Returns ``(features, passes)``, ``passes`` the
-    Levenberg-Marquardt passes run (the last one, at the mode, takes no step).
+    Levenberg-Marquardt passes run (a converged fit's last pass takes no step).
     """
     import numpyro.distributions as dist
 

@@ -118,7 +118,7 @@ def test_shift_mc_error_matches_the_spread_of_repeated_shifts():
     draws independent, NUTS's an AR(1) chain with rho = 0.8, i.e. about 9x fewer effective
     draws), the shifts' empirical sd equals the mean reported error (to 10%), and the
     summary's noise floor equals their mean absolute value; an error that ignored the
-    autocorrelation would be ~2.6x too small."""
+    autocorrelation would be ~2.2x too small."""
     from cigars.likelihood._reference import shift_mc_error, summarise_comparison
 
     rng = np.random.default_rng(5)
